@@ -1,0 +1,1 @@
+"""Top-level conftest: makes the checkout importable for pytest runs that did not install it."""

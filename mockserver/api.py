@@ -1,0 +1,186 @@
+"""The four LC Phone endpoints: one gateway that applies the contract, and four thin handlers.
+
+The gateway checks, in the vendor's order: Version header, token, scope,
+parameters and body, access to the location; then calls the handler, which
+only translates typed values into a `PhoneSystem` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import errors
+from .contract import OperationSpec
+from .errors import ApiError
+from .inventory import SearchQuery
+from .models import Location
+from .phone_system import ACTIVE_NUMBERS_MESSAGE, PURCHASE_MESSAGE, PhoneSystem
+from .rendering import envelope, error_response, json_response
+from .request_validation import MAX_BODY_BYTES, CheckedRequest, OperationValidator, Violation
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+Handler = Callable[[PhoneSystem, Location, CheckedRequest], tuple[int, dict[str, Any]]]
+
+
+def list_number_pools(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
+    return 200, system.number_pools(location)
+
+
+def search_available_numbers(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
+    p = request.params
+    query = SearchQuery(
+        country=p["countryCode"],
+        number_types=frozenset(p["numberTypes"]),
+        first_part=p["firstPart"],
+        last_part=p["lastPart"],
+        anywhere=p["anywhere"],
+        sms=p["smsEnabled"],
+        mms=p["mmsEnabled"],
+        voice=p["voiceEnabled"],
+    )
+    return 200, system.search_available(location, query)
+
+
+def purchase_number(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
+    return 201, envelope(system.purchase(location, request.body), PURCHASE_MESSAGE, 201)
+
+
+def list_active_numbers(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
+    p = request.params
+    data = system.active_numbers(
+        location,
+        page=p["page"],
+        page_size=p["pageSize"],
+        search_filter=p.get("searchFilter", ""),
+        skip_number_pool=p["skipNumberPool"],
+        include_rcs_sender_ids=p["includeRcsSenderIds"],
+    )
+    return 200, envelope(data, ACTIVE_NUMBERS_MESSAGE, 200)
+
+
+HANDLERS: dict[str, Handler] = {
+    "listNumberPools": list_number_pools,
+    "searchAvailableNumbers": search_available_numbers,
+    "purchaseNumber": purchase_number,
+    "listActiveNumbers": list_active_numbers,
+}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refusing to buffer more than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def version_error(operation: OperationSpec, sent: str | None) -> ApiError | None:
+    header = operation.version_header
+    if header is None:
+        return None
+    supported = header.schema.get("enum", []) if isinstance(header.schema, dict) else []
+    if sent in supported:
+        return None
+    wanted = " or ".join(supported)
+    if sent is None:
+        return errors.bad_request(f"Version header is required for {operation.method} {operation.path}: send Version: {wanted}.")
+    return errors.bad_request(
+        f"Endpoint {operation.method} {operation.path} not available in API version {sent}. Send the header Version: {wanted}."
+    )
+
+
+def rejection_for(violations: list[Violation]) -> ApiError:
+    rules = {v.rule for v in violations}
+    if "size" in rules:
+        return errors.error_for_status(413, f"Request body is larger than {MAX_BODY_BYTES} bytes")
+    if "content-type" in rules:
+        return errors.error_for_status(415, "; ".join(str(v) for v in violations if v.rule == "content-type"))
+    return errors.validation_error([str(v) for v in violations])
+
+
+class Gateway:
+    """Serves one operation of the contract."""
+
+    def __init__(self, sandbox: Sandbox, operation: OperationSpec, handler: Handler) -> None:
+        self.sandbox = sandbox
+        self.operation = operation
+        self.handler = handler
+        self.validator = OperationValidator(operation)
+
+    async def serve(self, request: Request) -> Response:
+        operation = self.operation
+        sandbox = self.sandbox
+        body = None
+        too_large = False
+        if operation.body_schema is not None:
+            try:
+                body = await read_body(request)
+            except BodyTooLarge:
+                too_large = True
+        headers = request.headers
+        checked = self.validator.check(
+            request.path_params, request.query_params.multi_items(), headers, body, headers.get("content-type")
+        )
+        if too_large:
+            pointer = operation.body_pointer or operation.pointer
+            checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes", pointer, "size"))
+        location_id = request.path_params.get("locationId") or request.query_params.get("locationId") or ""
+        limit_headers: dict[str, str] = {}
+        try:
+            status, payload = self._serve(checked, headers.get("version"), location_id, limit_headers)
+            response = json_response(status, payload, limit_headers)
+        except ApiError as error:
+            status = error.status
+            response = error_response(error, limit_headers)
+        sandbox.journal.record(
+            request.method, request.url.path, request.url.query, operation.operation_id, status, checked.violations
+        )
+        return response
+
+    def _serve(self, checked: CheckedRequest, version: str | None, location_id: str,
+               limit_headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        sandbox = self.sandbox
+        system = sandbox.phone_system
+        problem = version_error(self.operation, version)
+        token = None
+        if problem is None:
+            try:
+                token = system.authenticate(checked.token)
+            except ApiError as error:
+                problem = error
+        verdict = sandbox.rate_limiter.hit(token.value if token else "anonymous", location_id)
+        limit_headers.update(verdict.headers)
+        if not verdict.allowed:
+            raise errors.error_for_status(429, f"Too many requests. Retry after {verdict.retry_after} seconds.")
+        if problem is not None:
+            raise problem
+        system.authorize(token, self.operation.scopes)
+        if checked.violations:
+            raise rejection_for(checked.violations)
+        location = system.location_for(token, location_id)
+        return self.handler(system, location, checked)
+
+
+def api_routes(sandbox: Sandbox) -> list[Route]:
+    routes = []
+    for operation in sandbox.contract.operations.values():
+        gateway = Gateway(sandbox, operation, HANDLERS[operation.operation_id])
+        routes.append(Route(operation.path, endpoint=gateway.serve, methods=[operation.method], name=operation.operation_id))
+    return routes

@@ -1,0 +1,38 @@
+"""The Starlette application: the contract's operations, the admin API, and errors in the vendor's shape."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import errors
+from .admin import admin_routes
+from .api import api_routes
+from .rendering import error_response
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+
+def create_app(sandbox: Sandbox) -> Starlette:
+    async def no_route(request: Request, exc: HTTPException) -> Response:
+        # NestJS answers 404 "Cannot METHOD /path" for an unknown route or method.
+        error = errors.not_found(f"Cannot {request.method} {request.url.path}")
+        sandbox.journal.record(request.method, request.url.path, request.url.query, None, 404, ())
+        return error_response(error)
+
+    async def crash(request: Request, exc: Exception) -> Response:
+        # A crash is a sandbox bug: answer in the vendor's shape and keep it for the test that caused it.
+        sandbox.crashes.append(exc)
+        return error_response(errors.error_for_status(500, "Internal server error"))
+
+    app = Starlette(
+        routes=[*api_routes(sandbox), *admin_routes(sandbox)],
+        exception_handlers={404: no_route, 405: no_route, Exception: crash},
+    )
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,90 @@
+"""Rate-limit accounting like the real service: a burst window and a daily quota per app and location.
+
+Every answer carries the counters as `X-RateLimit-*` headers; enforcement (429
+past the limit) is off unless asked for, so that exploring and test suites are
+never throttled.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    burst: int = 100
+    window_ms: int = 10_000
+    daily: int = 200_000
+    enforce: bool = False
+
+
+@dataclass
+class _Counter:
+    window_start: float
+    window_count: int
+    day: int
+    day_count: int
+
+
+@dataclass(frozen=True)
+class RateLimitVerdict:
+    allowed: bool
+    headers: dict[str, str]
+    retry_after: int = 0
+
+
+class RateLimiter:
+    def __init__(self, policy: RateLimitPolicy | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.policy = policy or RateLimitPolicy()
+        self._clock = clock
+        self._counters: dict[tuple[str, str], _Counter] = {}
+        self._lock = threading.Lock()
+
+    def configure(self, policy: RateLimitPolicy) -> None:
+        with self._lock:
+            self.policy = policy
+            self._counters.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counters.clear()
+
+    def hit(self, app: str, location: str) -> RateLimitVerdict:
+        """Counts one request of `app` on `location` and says whether it may proceed."""
+        policy = self.policy
+        now = self._clock()
+        day = int(time.time() // 86_400)
+        window = policy.window_ms / 1000
+        with self._lock:
+            counter = self._counters.get((app, location))
+            if counter is None:
+                counter = self._counters[(app, location)] = _Counter(now, 0, day, 0)
+            if now - counter.window_start >= window:
+                counter.window_start, counter.window_count = now, 0
+            if counter.day != day:
+                counter.day, counter.day_count = day, 0
+            over = counter.window_count >= policy.burst or counter.day_count >= policy.daily
+            allowed = not (policy.enforce and over)
+            if allowed:
+                counter.window_count += 1
+                counter.day_count += 1
+            retry_after = 0
+            if not allowed:
+                if counter.day_count >= policy.daily:
+                    retry_after = max(1, math.ceil((day + 1) * 86_400 - time.time()))
+                else:
+                    retry_after = max(1, math.ceil(counter.window_start + window - now))
+            headers = {
+                "X-RateLimit-Limit-Daily": str(policy.daily),
+                "X-RateLimit-Daily-Remaining": str(max(0, policy.daily - counter.day_count)),
+                "X-RateLimit-Interval-Milliseconds": str(policy.window_ms),
+                "X-RateLimit-Max": str(policy.burst),
+                "X-RateLimit-Remaining": str(max(0, policy.burst - counter.window_count)),
+            }
+            if not allowed:
+                headers["Retry-After"] = str(retry_after)
+        return RateLimitVerdict(allowed, headers, retry_after)

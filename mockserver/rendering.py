@@ -1,0 +1,24 @@
+"""How answers are written: compact JSON in a fixed key order, the v3 envelope, the error shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from .errors import ApiError
+
+
+def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
+    return json_response(error.status, error.to_body(), {**(headers or {}), **error.headers})
+
+
+def envelope(data: dict[str, Any], message: str, status: int) -> dict[str, Any]:
+    """The v3 success envelope."""
+    return {"status": "success", "data": data, "message": message, "statusCode": status}

@@ -1,0 +1,192 @@
+"""Checks a raw HTTP request against an operation of the contract.
+
+The same check serves two masters: the sandbox answers 4xx with its
+violations, and the pytest plugin's conformance verdict lists them, each with
+the contract location of the rule broken.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from .contract import OperationSpec, ParameterSpec, Schema
+
+MAX_BODY_BYTES = 64 * 1024
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_BEARER = re.compile(r"^Bearer +(\S+)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a request breaks the contract."""
+
+    field: str  # what is wrong, in the client's words: "pageSize", "header Version", "body.phoneNumber"
+    message: str
+    pointer: str  # the contract location of the rule
+    rule: str  # required | type | enum | maximum | content-type | json | security | ...
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass
+class CheckedRequest:
+    """The request's values, typed as the contract says, and what was wrong with it."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+    token: str | None = None
+    violations: list[Violation] = field(default_factory=list)
+
+
+def _validator(schema: Schema) -> Draft202012Validator:
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def _describe(error: SchemaError) -> tuple[str, str]:
+    """A short message for a schema error, and the rule it broke (enum lists are not dumped whole)."""
+    rule = str(error.validator)
+    if rule == "enum" and isinstance(error.validator_value, list) and len(error.validator_value) > 8:
+        return f"{error.instance!r} is not one of the {len(error.validator_value)} allowed values", rule
+    if rule == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown field not allowed"), rule
+    if rule == "not":
+        return "must not be present", "forbidden"
+    return error.message, rule
+
+
+def _schema_violations(validator: Draft202012Validator, value: Any, label: str, pointer: str) -> list[Violation]:
+    violations = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: (list(map(str, e.path)), str(e.validator))):
+        path = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            name = f"{label}.{path}.{missing}" if path else f"{label}.{missing}"
+            violations.append(Violation(name.removeprefix("body."), "is required", pointer, "required"))
+            continue
+        message, rule = _describe(error)
+        name = f"{label}.{path}" if path else label
+        violations.append(Violation(name.removeprefix("body."), message, pointer, rule))
+    return violations
+
+
+def _coerce_scalar(raw: str, kind: str) -> Any:
+    """Turns a query or header string into the schema's type when it is spelled right."""
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(raw, raw)
+    if kind == "integer" and _INTEGER.match(raw):
+        return int(raw)
+    if kind == "number" and _NUMBER.match(raw):
+        number = float(raw)
+        return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else number
+    return raw
+
+
+class OperationValidator:
+    """Validators for one operation, compiled once."""
+
+    def __init__(self, operation: OperationSpec) -> None:
+        self.operation = operation
+        self._parameters = [(p, _validator(p.schema)) for p in operation.parameters]
+        self._body = _validator(operation.body_schema) if operation.body_schema is not None else None
+
+    def _parameter_value(self, parameter: ParameterSpec, raws: Sequence[str]) -> tuple[Any, Violation | None]:
+        schema = parameter.schema if isinstance(parameter.schema, dict) else {}
+        if parameter.type == "array":
+            item_type = schema.get("items", {}).get("type", "string")
+            if parameter.explode:
+                parts = list(raws)
+            else:
+                if len(raws) > 1:
+                    return None, Violation(parameter.name, "must be sent once, as a comma-separated list", parameter.pointer, "style")
+                parts = raws[0].split(",") if raws[0] != "" else []
+            return [_coerce_scalar(part, item_type) for part in parts], None
+        if len(raws) > 1:
+            return None, Violation(parameter.name, "must be sent once", parameter.pointer, "duplicate")
+        return _coerce_scalar(raws[0], parameter.type), None
+
+    def check(
+        self,
+        path_params: Mapping[str, str],
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes | None,
+        content_type: str | None,
+    ) -> CheckedRequest:
+        checked = CheckedRequest()
+        violations = checked.violations
+        authorization = headers.get("authorization")
+        if authorization is None:
+            violations.append(Violation("header Authorization", "a bearer token is required", "#/components/securitySchemes/bearerAuth", "security"))
+        else:
+            match = _BEARER.match(authorization)
+            if match is None:
+                violations.append(Violation("header Authorization", "must be 'Bearer <token>'", "#/components/securitySchemes/bearerAuth", "security"))
+            else:
+                checked.token = match.group(1)
+
+        query_values: dict[str, list[str]] = {}
+        for name, value in query:
+            query_values.setdefault(name, []).append(value)
+        for parameter, validator in self._parameters:
+            if parameter.location == "query":
+                raws = query_values.get(parameter.name)
+            elif parameter.location == "path":
+                raws = [path_params[parameter.name]] if parameter.name in path_params else None
+            else:
+                raws = [headers[parameter.name.lower()]] if parameter.name.lower() in headers else None
+            label = parameter.name if parameter.location != "header" else f"header {parameter.name}"
+            if raws is None:
+                if parameter.required:
+                    violations.append(Violation(label, f"{parameter.label} is required", parameter.pointer, "required"))
+                elif isinstance(parameter.schema, dict) and "default" in parameter.schema:
+                    checked.params[parameter.name] = parameter.schema["default"]
+                continue
+            value, problem = self._parameter_value(parameter, raws)
+            if problem is not None:
+                violations.append(problem)
+                continue
+            if value == "" and not parameter.allow_empty and parameter.location == "query" and parameter.type != "string":
+                violations.append(Violation(label, "must not be empty", parameter.pointer, "empty"))
+                continue
+            problems = _schema_violations(validator, value, label, parameter.pointer)
+            violations.extend(problems)
+            if not problems:
+                checked.params[parameter.name] = value
+
+        if self._body is not None:
+            self._check_body(checked, body, content_type)
+        return checked
+
+    def _check_body(self, checked: CheckedRequest, body: bytes | None, content_type: str | None) -> None:
+        operation = self.operation
+        pointer = operation.body_pointer or operation.pointer
+        if not body:
+            if operation.body_required:
+                checked.violations.append(Violation("body", "a JSON request body is required", pointer, "required"))
+            return
+        media_type = (content_type or "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            shown = media_type or "nothing"
+            checked.violations.append(Violation("header Content-Type", f"expected application/json, got {shown}", pointer, "content-type"))
+            return
+        if len(body) > MAX_BODY_BYTES:
+            checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes", pointer, "size"))
+            return
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            reason = "not UTF-8" if "utf-8" in str(error).lower() else f"not valid JSON ({error})"
+            checked.violations.append(Violation("body", reason, pointer, "json"))
+            return
+        problems = _schema_violations(self._body, value, "body", pointer + "/content/application~1json/schema")
+        checked.violations.extend(problems)
+        checked.body = value

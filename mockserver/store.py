@@ -1,0 +1,101 @@
+"""Where the sandbox's mutable state lives, behind one interface.
+
+`PhoneSystem` only talks to a store through these methods, inside
+`transaction()`, so that the in-memory store (the default, and the fixture's)
+and a persistent store are interchangeable. The catalog of purchasable numbers
+is not state: it is rebuilt from the seed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
+
+from .models import ActiveNumber, Location, NumberPool, PurchaseRecord, Token
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def clear(self) -> None: ...
+    def get_location(self, location_id: str) -> Location | None: ...
+    def put_location(self, location: Location) -> None: ...
+    def location_ids(self) -> list[str]: ...
+    def get_token(self, value: str) -> Token | None: ...
+    def put_token(self, token: Token) -> None: ...
+    def owner_of(self, phone_number: str) -> str | None: ...
+    def active_numbers(self, location_id: str) -> list[ActiveNumber]: ...
+    def add_active_number(self, location_id: str, number: ActiveNumber) -> None: ...
+    def pools(self, location_id: str) -> list[NumberPool]: ...
+    def put_pool(self, pool: NumberPool) -> None: ...
+    def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None: ...
+    def put_purchase(self, record: PurchaseRecord) -> None: ...
+    def next_sequence(self, kind: str) -> int: ...
+
+
+class MemoryStore:
+    """State in dictionaries, guarded by one re-entrant lock (the sandbox may serve from several threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.clear()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def clear(self) -> None:
+        with self._lock:
+            self._locations: dict[str, Location] = {}
+            self._tokens: dict[str, Token] = {}
+            self._owners: dict[str, str] = {}
+            self._numbers: dict[str, list[ActiveNumber]] = {}
+            self._pools: dict[str, list[NumberPool]] = {}
+            self._purchases: dict[tuple[str, str], PurchaseRecord] = {}
+            self._sequences: dict[str, int] = {}
+
+    def get_location(self, location_id: str) -> Location | None:
+        return self._locations.get(location_id)
+
+    def put_location(self, location: Location) -> None:
+        self._locations[location.id] = location
+
+    def location_ids(self) -> list[str]:
+        return list(self._locations)
+
+    def get_token(self, value: str) -> Token | None:
+        return self._tokens.get(value)
+
+    def put_token(self, token: Token) -> None:
+        self._tokens[token.value] = token
+
+    def owner_of(self, phone_number: str) -> str | None:
+        return self._owners.get(phone_number)
+
+    def active_numbers(self, location_id: str) -> list[ActiveNumber]:
+        return list(self._numbers.get(location_id, ()))
+
+    def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
+        self._owners[number.phone_number] = location_id
+        self._numbers.setdefault(location_id, []).append(number)
+
+    def pools(self, location_id: str) -> list[NumberPool]:
+        return list(self._pools.get(location_id, ()))
+
+    def put_pool(self, pool: NumberPool) -> None:
+        pools = self._pools.setdefault(pool.location_id, [])
+        pools[:] = [p for p in pools if p.id != pool.id] + [pool]
+
+    def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None:
+        return self._purchases.get((location_id, fingerprint_id))
+
+    def put_purchase(self, record: PurchaseRecord) -> None:
+        self._purchases[(record.location_id, record.fingerprint_id)] = record
+
+    def next_sequence(self, kind: str) -> int:
+        with self._lock:
+            value = self._sequences.get(kind, 0) + 1
+            self._sequences[kind] = value
+            return value
