@@ -84,7 +84,10 @@ def _serve(args: argparse.Namespace) -> int:
         await server.serve()
         announcer.cancel()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down gracefully, then re-raised the signal for us to end quietly
     if not server.started:
         print(f"lcphone serve: could not listen on {args.host}:{args.port}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from . import errors
 from .ids import IdFactory
 from .inventory import Catalog, SearchQuery
 from .models import ACTIVE_TYPE_FOR, ALL_SCOPES, ActiveNumber, Location, NumberPool, PurchaseRecord, Token
-from .scenario import Scenario
+from .scenario import Scenario, ScenarioError
 from .store import MemoryStore, Store
 
 _ADDRESS_SID = re.compile(r"^AD[0-9a-f]{32}$")
@@ -52,9 +52,18 @@ class PhoneSystem:
 
     def reset(self, scenario: Scenario | None = None) -> None:
         """Back to the scenario's starting state (the same state, byte for byte, every time)."""
-        if scenario is not None:
-            self.scenario = scenario
-        scenario = self.scenario
+        previous = self.scenario
+        scenario = scenario or previous
+        try:
+            self._load(scenario)
+        except errors.ApiError as error:
+            # A scenario whose content cannot be honoured (a pool bigger than its numbers...) is refused whole.
+            if scenario is not previous:
+                self._load(previous)
+            raise ScenarioError([f"scenario {scenario.name!r}: {'; '.join(error.problems)}"]) from None
+        self.scenario = scenario
+
+    def _load(self, scenario: Scenario) -> None:
         store = self.store
         with store.transaction():
             store.clear()

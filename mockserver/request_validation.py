@@ -63,10 +63,12 @@ def _describe(error: SchemaError) -> tuple[str, str]:
     return error.message, rule
 
 
-def _schema_violations(validator: Draft202012Validator, value: Any, label: str, pointer: str) -> list[Violation]:
+def _schema_violations(validator: Draft202012Validator, value: Any, label: str, pointer: str,
+                       nested: bool = True) -> list[Violation]:
+    """One violation per schema error; `nested` names body fields by their path (`a.b`), parameters by name only."""
     violations = []
     for error in sorted(validator.iter_errors(value), key=lambda e: (list(map(str, e.path)), str(e.validator))):
-        path = ".".join(str(part) for part in error.absolute_path)
+        path = ".".join(str(part) for part in error.absolute_path) if nested else ""
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
             name = f"{label}.{path}.{missing}" if path else f"{label}.{missing}"
@@ -157,7 +159,7 @@ class OperationValidator:
             if value == "" and not parameter.allow_empty and parameter.location == "query" and parameter.type != "string":
                 violations.append(Violation(label, "must not be empty", parameter.pointer, "empty"))
                 continue
-            problems = _schema_violations(validator, value, label, parameter.pointer)
+            problems = _schema_violations(validator, value, label, parameter.pointer, nested=False)
             violations.extend(problems)
             if not problems:
                 checked.params[parameter.name] = value

@@ -66,7 +66,8 @@ class Scenario:
         for error in sorted(_schema_validator().iter_errors(document), key=lambda e: list(map(str, e.path))):
             where = ".".join(str(p) for p in error.absolute_path) or "scenario"
             problems.append(f"{where}: {error.message}")
-        ids = [location.get("id") for location in document.get("locations", []) if isinstance(location, dict)]
+        locations = document.get("locations")
+        ids = [loc.get("id") for loc in locations if isinstance(loc, dict)] if isinstance(locations, list) else []
         duplicates = sorted({i for i in ids if ids.count(i) > 1 and i is not None})
         problems += [f"locations: id {i!r} appears more than once" for i in duplicates]
         if problems:

@@ -1,0 +1,75 @@
+"""The seeded inventory: valid numbers of the right kind for each country, realistic fields, deterministic."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberType
+
+from mockserver.inventory import build_catalog
+from mockserver.numbering import NUMBER_RANGES
+
+CATALOG = build_catalog(1)
+KINDS = sorted(NUMBER_RANGES)
+
+
+@pytest.mark.parametrize(("country", "number_type"), KINDS, ids=[f"{c}-{t}" for c, t in KINDS])
+def test_every_number_is_valid_for_its_country_and_of_its_type(country: str, number_type: str) -> None:
+    numbers = [n for n in CATALOG.by_country[country] if n.number_type == number_type]
+    assert len(numbers) >= 100
+    accepted = {
+        "local": {PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE},
+        "mobile": {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE},
+        "tollFree": {PhoneNumberType.TOLL_FREE},
+    }[number_type]
+    for number in numbers:
+        parsed = phonenumbers.parse(number.phone_number)
+        assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == number.phone_number
+        assert phonenumbers.is_valid_number_for_region(parsed, country), number.phone_number
+        assert phonenumbers.number_type(parsed) in accepted, number.phone_number
+        assert number.available["friendlyName"] == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        assert number.available["isoCountry"] == country
+        assert number.available["price"]["number_type"] == number_type
+
+
+def test_numbers_are_unique_across_the_whole_inventory() -> None:
+    all_numbers = [n.phone_number for numbers in CATALOG.by_country.values() for n in numbers]
+    assert len(all_numbers) == len(set(all_numbers)) == len(CATALOG)
+
+
+def test_geographic_numbers_carry_a_consistent_place() -> None:
+    for number in CATALOG.by_country["US"]:
+        fields = number.available
+        if number.number_type == "tollFree":
+            assert fields["locality"] is None and fields["lata"] is None and fields["latitude"] is None
+            continue
+        area = next(a for a in NUMBER_RANGES[("US", "local")].areas if number.national.startswith(a.prefix))
+        assert fields["locality"] == area.locality and fields["region"] == area.region and fields["lata"] == area.lata
+        assert abs(fields["latitude"] - area.latitude) <= 0.05 and abs(fields["longitude"] - area.longitude) <= 0.05
+        assert area.postal_range[0] <= int(fields["postalCode"]) <= area.postal_range[1]
+        assert len(fields["postalCode"]) == 5
+
+
+def test_no_fictional_or_service_exchanges_are_sold_in_north_america() -> None:
+    for country in ("US", "CA"):
+        for number in CATALOG.by_country[country]:
+            exchange = number.national[3:6]
+            assert exchange != "555" and exchange[1:] != "11" and exchange[0] not in "01"
+
+
+def test_address_requirements_and_capabilities_follow_the_country_rules() -> None:
+    gb_local = [n for n in CATALOG.by_country["GB"] if n.number_type == "local"]
+    assert {n.available["addressRequirements"] for n in gb_local} == {"local"}
+    assert not any(n.sms for n in gb_local)  # UK landlines do not take SMS
+    us_local = [n for n in CATALOG.by_country["US"] if n.number_type == "local"]
+    assert {n.available["addressRequirements"] for n in us_local} == {"none"}
+    assert all(n.sms for n in us_local) and any(n.mms for n in us_local) and not all(n.mms for n in us_local)
+
+
+def test_same_seed_gives_the_same_inventory_and_another_seed_another() -> None:
+    build_catalog.cache_clear()
+    again = build_catalog(1)
+    assert again is not CATALOG
+    assert [n.available for n in again.by_number.values()] == [n.available for n in CATALOG.by_number.values()]
+    other = build_catalog(2)
+    assert [n.phone_number for n in other.by_number.values()] != [n.phone_number for n in CATALOG.by_number.values()]

@@ -1,0 +1,165 @@
+"""Malformed requests: each gets a 4xx in the vendor's error shape that names what was wrong, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import LOCATION, SEARCH_DEFAULTS, TOKEN, Api, auth
+
+SEARCH = f"/phone-system/numbers/location/{LOCATION}/available"
+ACTIVE = f"/phone-system/numbers/location/{LOCATION}"
+PURCHASE = f"/phone-system/numbers/location/{LOCATION}/purchase"
+
+
+def problems(response, status: int = 400) -> list[str]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["statusCode"] == status and body["error"]
+    return body["message"] if isinstance(body["message"], list) else [body["message"]]
+
+
+@pytest.mark.parametrize("name", sorted(SEARCH_DEFAULTS))
+def test_each_missing_search_parameter_is_named(http, name: str) -> None:
+    query = {k: v for k, v in SEARCH_DEFAULTS.items() if k != name}
+    assert problems(http.get(SEARCH, params=query, headers=auth())) == [f"{name}: query parameter is required"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("smsEnabled", "yes"), ("mmsEnabled", "1"), ("voiceEnabled", ""), ("numberTypes", ""),
+        ("numberTypes", "landline"), ("numberTypes", "local,,mobile"), ("firstPart", "41a"), ("lastPart", "1" * 16),
+        ("anywhere", "+1"), ("countryCode", "ZZ"), ("countryCode", "us"), ("countryCode", "USA"),
+    ],
+)
+def test_each_malformed_search_parameter_is_named(http, name: str, value: str) -> None:
+    response = http.get(SEARCH, params={**SEARCH_DEFAULTS, name: value}, headers=auth())
+    found = problems(response)
+    assert found and all(p.startswith(f"{name}:") for p in found), found
+
+
+def test_all_problems_are_listed_at_once(http) -> None:
+    query = {**SEARCH_DEFAULTS, "smsEnabled": "maybe", "countryCode": "XX"}
+    del query["firstPart"]
+    found = problems(http.get(SEARCH, params=query, headers=auth()))
+    assert sorted(p.split(":")[0] for p in found) == ["countryCode", "firstPart", "smsEnabled"]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"pageSize": "5000"}, "pageSize"), ({"pageSize": "0"}, "pageSize"), ({"pageSize": "ten"}, "pageSize"),
+        ({"page": "-1"}, "page"), ({"page": "1.5"}, "page"), ({"pageSize": ""}, "pageSize"),
+        ({"skipNumberPool": "no"}, "skipNumberPool"), ({"includeRcsSenderIds": "TRUE "}, "includeRcsSenderIds"),
+        ({"searchFilter": "x" * 101}, "searchFilter"), ({"page": "99999999999999999999"}, "page"),
+    ],
+)
+def test_each_malformed_active_numbers_parameter_is_named(http, params: dict, name: str) -> None:
+    found = problems(http.get(ACTIVE, params=params, headers=auth()))
+    assert found and all(p.startswith(f"{name}:") for p in found), found
+
+
+def test_repeated_scalar_parameter_is_refused(http) -> None:
+    response = http.get(ACTIVE + "?pageSize=1&pageSize=2", headers=auth())
+    assert problems(response) == ["pageSize: must be sent once"]
+
+
+@pytest.mark.parametrize("location", ["a b", "a.b", "x" * 65, "ümlaut", "a;b"])
+def test_malformed_location_id_is_named(http, location: str) -> None:
+    response = http.get(f"/phone-system/numbers/location/{location}", headers=auth())
+    found = problems(response)
+    assert found and found[0].startswith("locationId:")
+
+
+def test_path_traversal_in_location_id_does_not_escape_the_route(http) -> None:
+    for path in ("/phone-system/numbers/location/..%2F..%2Fadmin", "/phone-system/numbers/location/%2e%2e"):
+        response = http.get(path, headers=auth())
+        assert 400 <= response.status_code < 500
+        assert response.json()["statusCode"] == response.status_code
+
+
+def valid_body(api: Api) -> dict:
+    found = api.search().json()
+    return api.purchase_body(found["numbers"][0], found["fingerprintId"])
+
+
+def test_missing_body_field_is_named(api: Api) -> None:
+    for name in ("phoneNumber", "fingerprintId", "skipLocationKYC", "numberType", "paymentMethodId"):
+        body = valid_body(api)
+        del body[name]
+        assert problems(api.purchase(body)) == [f"{name}: is required"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("phoneNumber", "4155550143"), ("phoneNumber", 14155550143), ("skipLocationKYC", "yes"),
+        ("numberType", {"type": "local"}), ("numberType", "landline"), ("countryCode", "ZZ"),
+        ("fingerprintId", ""), ("addressSid", None), ("locality", ["x"]),
+    ],
+)
+def test_wrong_body_field_is_named(api: Api, name: str, value) -> None:
+    body = {**valid_body(api), name: value}
+    found = problems(api.purchase(body))
+    assert found and all(p.startswith(f"{name}:") for p in found), found
+
+
+def test_unknown_body_field_is_named(api: Api) -> None:
+    body = {**valid_body(api), "phonenumber": "+14155550143"}
+    found = problems(api.purchase(body))
+    assert len(found) == 1 and "phonenumber" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "field"),
+    [
+        (b'{"phoneNumber": ', "application/json", 400, "body"),
+        (b"\xff\xfe\x00garbage", "application/json", 400, "body"),
+        (b"[1, 2]", "application/json", 400, "body"),
+        (b"", "application/json", 400, "body"),
+        (b"phoneNumber=+14155550143", "application/x-www-form-urlencoded", 415, "header Content-Type"),
+        (b'{"a": 1}', "text/plain", 415, "header Content-Type"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 413, "body"),
+        (b"[" * 5_000 + b"]" * 5_000, "application/json", 400, "body"),
+        (b'{"phoneNumber": "' + b"1" * 70_000 + b'"}', "application/json", 413, "body"),
+    ],
+    ids=["truncated", "not-utf8", "array", "empty", "form", "text", "huge", "deeply-nested", "over-64k"],
+)
+def test_malformed_bodies_get_a_clear_4xx(http, content: bytes, content_type: str, status: int, field: str) -> None:
+    response = http.post(PURCHASE, content=content, headers={**auth(), "Content-Type": content_type})
+    found = problems(response, status)
+    assert any(p.startswith(field) or field in p for p in found), found
+
+
+def test_missing_content_type_is_named(http) -> None:
+    response = http.post(PURCHASE, content=b'{"a": 1}', headers=auth())
+    assert response.status_code == 415
+    assert "Content-Type" in response.json()["message"]
+
+
+def test_content_type_with_charset_is_accepted(api: Api, http) -> None:
+    import orjson
+
+    response = http.post(PURCHASE, content=orjson.dumps(valid_body(api)),
+                         headers={**auth(), "Content-Type": "application/json; charset=utf-8"})
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("DELETE", ACTIVE), ("GET", PURCHASE), ("POST", ACTIVE)])
+def test_unknown_routes_and_methods_get_404_in_the_error_shape(http, method: str, path: str) -> None:
+    response = http.request(method, path, headers=auth())
+    assert response.status_code == 404
+    assert response.json() == {"statusCode": 404, "message": f"Cannot {method} {path}", "error": "Not Found"}
+
+
+def test_absurd_query_strings_are_answered(http) -> None:
+    query = "&".join(f"p{i}={'x' * 50}" for i in range(1000))
+    response = http.get(f"{ACTIVE}?{query}&pageSize=%ff%fe", headers=auth())
+    assert response.status_code == 400
+    assert problems(response)[0].startswith("pageSize:")
+
+
+def test_header_values_are_not_reflected_into_headers(http) -> None:
+    response = http.get(ACTIVE, headers={"Authorization": f"Bearer {TOKEN}", "Version": "v3\tX-Injected: 1"})
+    assert response.status_code == 400
+    assert "x-injected" not in response.headers
