@@ -99,7 +99,7 @@ def version_error(operation: OperationSpec, sent: str | None) -> ApiError | None
     if sent in supported:
         return None
     wanted = " or ".join(supported)
-    if sent is None:
+    if not sent:
         return errors.bad_request(f"Version header is required for {operation.method} {operation.path}: send Version: {wanted}.")
     return errors.bad_request(
         f"Endpoint {operation.method} {operation.path} not available in API version {sent}. Send the header Version: {wanted}."

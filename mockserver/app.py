@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import errors
-from .admin import admin_routes
+from .admin import ADMIN_PREFIX, admin_routes
 from .api import api_routes
 from .rendering import error_response
+from .request_validation import route_violation
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -21,9 +22,10 @@ if TYPE_CHECKING:
 def create_app(sandbox: Sandbox) -> Starlette:
     async def no_route(request: Request, exc: HTTPException) -> Response:
         # NestJS answers 404 "Cannot METHOD /path" for an unknown route or method.
-        error = errors.not_found(f"Cannot {request.method} {request.url.path}")
-        sandbox.journal.record(request.method, request.url.path, request.url.query, None, 404, ())
-        return error_response(error)
+        path = request.url.path
+        if not path.startswith(ADMIN_PREFIX):
+            sandbox.journal.record(request.method, path, request.url.query, None, 404, [route_violation(request.method, path)])
+        return error_response(errors.not_found(f"Cannot {request.method} {path}"))
 
     async def crash(request: Request, exc: Exception) -> Response:
         # A crash is a sandbox bug: answer in the vendor's shape and keep it for the test that caused it.

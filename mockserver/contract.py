@@ -177,16 +177,22 @@ class Contract:
 
     def match(self, method: str, path: str) -> OperationSpec | None:
         """The operation that serves `method path` (a concrete path, e.g. with a real location id)."""
+        found = self.match_with_path_params(method, path)
+        return found[0] if found else None
+
+    def match_with_path_params(self, method: str, path: str) -> tuple[OperationSpec, dict[str, str]] | None:
         for operation, pattern in self._patterns:
-            if operation.method == method.upper() and pattern.fullmatch(path):
-                return operation
+            if operation.method == method.upper():
+                matched = pattern.fullmatch(path)
+                if matched:
+                    return operation, matched.groupdict()
         return None
 
     @functools.cached_property
     def _patterns(self) -> list[tuple[OperationSpec, re.Pattern[str]]]:
         def compile_template(template: str) -> re.Pattern[str]:
             parts = re.split(r"(\{[^}]+\})", template)
-            return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+            return re.compile("".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts))
 
         return [(op, compile_template(op.path)) for op in self.operations.values()]
 

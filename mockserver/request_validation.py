@@ -37,6 +37,11 @@ class Violation:
         return f"{self.field}: {self.message}"
 
 
+def route_violation(method: str, path: str) -> Violation:
+    """A request for a path or method that no operation of the contract serves."""
+    return Violation("path", f"no operation of the contract serves {method} {path}", "#/paths", "route")
+
+
 @dataclass
 class CheckedRequest:
     """The request's values, typed as the contract says, and what was wrong with it."""

@@ -1,5 +1,6 @@
 """Shared fixtures for lcphone's own tests: a fresh sandbox per test, and clients over HTTP (ASGI, no socket)."""
 
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from mockserver import Sandbox
 from mockserver.contract import load as load_contract
 from mockserver.response_validation import check_response
 from mockserver.transport import SyncASGITransport
+
+pytest_plugins = ["pytester"]
 
 LOCATION = "tDtDnQdgm2LXpyiqYvZ6"  # default scenario: Acme Plumbing, US numbers, one pool
 TOKEN = "pit-acme-full-access-0000000001"

@@ -1,0 +1,314 @@
+"""The test harness behind the pytest plugin: a target (a local sandbox or a remote API) and a per-test handle.
+
+Kept free of pytest so that it can be used from any test runner; the plugin
+only maps options and fixtures onto it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .journal import Journal, JournalEntry
+from .request_validation import OperationValidator, Violation, route_violation
+
+PURCHASE_OPERATION = "purchaseNumber"
+IN_PROCESS_URL = "http://lcphone.sandbox"
+
+
+class TargetUnavailable(RuntimeError):
+    """A helper that changes state was asked of a target that is not a local sandbox."""
+
+
+class PurchaseRefused(RuntimeError):
+    """A purchase was about to be sent to a remote target without permission to buy."""
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    seed: int | None = None
+    scenario: str | None = None
+    base_url: str | None = None  # set: the fixtures talk to this remote API instead of a sandbox
+    token: str | None = None
+    location_id: str | None = None
+    allow_purchase: bool = False
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.base_url)
+
+
+def format_violations(entries: list[JournalEntry]) -> str:
+    """A report of the requests that broke the contract: request, rule, contract location."""
+    broken = [e for e in entries if e.violations]
+    lines = [f"lcphone: the client sent {len(broken)} request(s) outside the contract:"]
+    for number, entry in enumerate(broken, 1):
+        lines.append(f"  {number}. {entry.request_line} -> {entry.status}")
+        for violation in entry.violations:
+            lines.append(f"     - {violation.field}: {violation.message} [{violation.rule}]")
+            lines.append(f"       contract: {violation.pointer}")
+    lines.append("(mark the test with @pytest.mark.lcphone_allow_violations if it breaks the contract on purpose)")
+    return "\n".join(lines)
+
+
+class LocalTarget:
+    """A sandbox in this process; its socket server starts the first time a URL is needed."""
+
+    remote = False
+
+    def __init__(self, settings: HarnessSettings) -> None:
+        from .sandbox import DEFAULT_SEED, Sandbox
+        from .server_thread import SandboxServer
+
+        self.settings = settings
+        self.sandbox = Sandbox(seed=settings.seed if settings.seed is not None else DEFAULT_SEED,
+                               scenario=settings.scenario)
+        self._initial_scenario = self.sandbox.scenario
+        self.server = SandboxServer(self.sandbox)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.start() if not self.server.running else self.server.base_url
+
+    @property
+    def app(self):
+        return self.sandbox.app
+
+    def default_credentials(self) -> tuple[str, str]:
+        return self.sandbox.default_credentials()
+
+    def reset(self) -> None:
+        if self.sandbox.scenario is not self._initial_scenario:
+            self.sandbox.load_scenario(self._initial_scenario)
+        else:
+            self.sandbox.reset()
+
+    def journal_mark(self) -> int:
+        entries = self.sandbox.journal.entries()
+        return entries[-1].sequence if entries else 0
+
+    def journal_since(self, mark: int) -> list[JournalEntry]:
+        return [e for e in self.sandbox.journal.entries() if e.sequence > mark]
+
+    def crashes(self) -> list[BaseException]:
+        return list(self.sandbox.crashes)
+
+    def close(self) -> None:
+        self.server.stop()
+
+    # -- state-changing helpers ------------------------------------------------
+    def mint_token(self, location_id: str, scopes: list[str] | None = None) -> str:
+        return self.sandbox.phone_system.mint_token(location_id, scopes).value
+
+    def load_scenario(self, scenario: Any) -> None:
+        from .scenario import Scenario
+
+        if isinstance(scenario, dict):
+            scenario = Scenario.from_document(scenario)
+        elif isinstance(scenario, (str, Path)) and "\n" in str(scenario):
+            scenario = Scenario.from_yaml(str(scenario))
+        self.sandbox.load_scenario(scenario)
+
+    def add_numbers(self, location_id: str, count: int, country: str, number_type: str) -> list[str]:
+        added = self.sandbox.phone_system.add_numbers(location_id, country, number_type, count)
+        return [n.phone_number for n in added]
+
+    def add_number(self, location_id: str, phone_number: str, **details: Any) -> str:
+        return self.sandbox.phone_system.add_owned_number(location_id, {"phoneNumber": phone_number, **details}).phone_number
+
+    def add_pool(self, location_id: str, name: str, numbers: int | list[str], **details: Any) -> str:
+        return self.sandbox.phone_system.add_pool(location_id, {"name": name, "numbers": numbers, **details}).id
+
+    def create_location(self, location_id: str, **fields: Any) -> None:
+        self.sandbox.phone_system.load_location({"id": location_id, **fields})
+
+
+class _PurchaseGuard(httpx.BaseTransport):
+    """Refuses, without sending it, any purchase to a target where buying was not allowed."""
+
+    def __init__(self, inner: httpx.BaseTransport, refusals: list[str]) -> None:
+        self.inner = inner
+        self.refusals = refusals
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        from .contract import load
+
+        operation = load().match(request.method, request.url.path)
+        if operation is not None and operation.operation_id == PURCHASE_OPERATION:
+            self.refusals.append(f"{request.method} {request.url}")
+            raise PurchaseRefused(
+                f"lcphone: refused to send {request.method} {request.url.path} to a remote target: purchases cost "
+                "real money. Pass --lcphone-allow-purchase to allow them."
+            )
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class RemoteTarget:
+    """A real API (staging, say). Nothing changes its state but the test's own requests."""
+
+    remote = True
+
+    def __init__(self, settings: HarnessSettings) -> None:
+        if not (settings.token and settings.location_id):
+            raise TargetUnavailable("a remote target needs a token and a location id (--lcphone-token, --lcphone-location)")
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")
+        self.journal = Journal()
+        self.refusals: list[str] = []  # purchases stopped before they were sent
+
+    def default_credentials(self) -> tuple[str, str]:
+        return self.settings.location_id, self.settings.token
+
+    def reset(self) -> None:
+        self.journal.clear()
+        self.refusals.clear()
+
+    def journal_mark(self) -> int:
+        entries = self.journal.entries()
+        return entries[-1].sequence if entries else 0
+
+    def journal_since(self, mark: int) -> list[JournalEntry]:
+        return [e for e in self.journal.entries() if e.sequence > mark]
+
+    def crashes(self) -> list[BaseException]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+    def transport(self) -> httpx.BaseTransport:
+        transport: httpx.BaseTransport = httpx.HTTPTransport()
+        return transport if self.settings.allow_purchase else _PurchaseGuard(transport, self.refusals)
+
+    def record(self, response: httpx.Response) -> None:
+        """Client-side conformance: the request a remote target received, checked against the contract."""
+        request = response.request
+        operation_id, violations = check_request(request)
+        self.journal.record(request.method, request.url.path, request.url.query.decode(), operation_id,
+                            response.status_code, violations)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"mint_token", "load_scenario", "add_numbers", "add_number", "add_pool", "create_location", "app", "sandbox"}:
+            raise TargetUnavailable(f"lcphone: {name} needs a local sandbox; the target is the remote API {self.base_url}")
+        raise AttributeError(name)
+
+
+def check_request(request: httpx.Request) -> tuple[str | None, list[Violation]]:
+    """The contract's verdict on a request as a client sent it (what the sandbox's gateway checks too)."""
+    from .contract import load
+
+    found = load().match_with_path_params(request.method, request.url.path)
+    if found is None:
+        return None, [route_violation(request.method, request.url.path)]
+    operation, path_params = found
+    body = request.read() if operation.body_schema is not None else None
+    checked = OperationValidator(operation).check(
+        path_params, httpx.QueryParams(request.url.query).multi_items(),
+        {k.lower(): v for k, v in request.headers.items()}, body, request.headers.get("content-type"),
+    )
+    return operation.operation_id, checked.violations
+
+
+class LcPhone:
+    """What a test gets from the `lcphone` fixture: a target reset for this test, and ways to talk to it."""
+
+    def __init__(self, target: LocalTarget | RemoteTarget, journal_mark: int = 0) -> None:
+        self.target = target
+        self._mark = journal_mark
+        self.location_id, self.token = target.default_credentials()
+        self._clients: list[httpx.Client] = []
+        self._client: httpx.Client | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.target.remote
+
+    @property
+    def base_url(self) -> str:
+        """A real URL that any HTTP client, in any language, can call."""
+        return self.target.base_url
+
+    @property
+    def asgi_app(self):
+        """The sandbox as an ASGI app, for in-process clients: httpx.ASGITransport(app=lcphone.asgi_app)."""
+        return self.target.app
+
+    @property
+    def sandbox(self):
+        return self.target.sandbox
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}", "Version": "v3"}
+
+    def make_client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        """An httpx client with auth and `Version: v3` set: in-process for a local sandbox, over HTTP for a remote API."""
+        headers = {**self.headers(token), **kwargs.pop("headers", {})}
+        if self.remote:
+            client = httpx.Client(base_url=self.base_url, headers=headers, transport=self.target.transport(),
+                                  event_hooks={"response": [self.target.record]}, **kwargs)
+        else:
+            from .transport import SyncASGITransport
+
+            client = httpx.Client(base_url=IN_PROCESS_URL, headers=headers, transport=SyncASGITransport(self.asgi_app), **kwargs)
+        self._clients.append(client)
+        return client
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def async_client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        """An httpx.AsyncClient with auth set (in-process for a local sandbox). Close it yourself."""
+        headers = {**self.headers(token), **kwargs.pop("headers", {})}
+        if self.remote:
+            return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
+        return httpx.AsyncClient(base_url=IN_PROCESS_URL, headers=headers,
+                                 transport=httpx.ASGITransport(app=self.asgi_app), **kwargs)
+
+    def token_for(self, location_id: str, scopes: list[str] | None = None) -> str:
+        """A token of another location (created if new), optionally with fewer scopes."""
+        return self.target.mint_token(location_id, scopes)
+
+    def load_scenario(self, scenario: Any) -> None:
+        """Starts this test from another scenario: a path, a shipped name, YAML text or a dict."""
+        self.target.load_scenario(scenario)
+        self.location_id, self.token = self.target.default_credentials()
+
+    def add_numbers(self, count: int = 1, country: str = "US", number_type: str = "local",
+                    location_id: str | None = None) -> list[str]:
+        """Gives a location (default: the test's) numbers from the inventory; returns them."""
+        return self.target.add_numbers(location_id or self.location_id, count, country, number_type)
+
+    def add_number(self, phone_number: str, location_id: str | None = None, **details: Any) -> str:
+        """Gives a location one number described in full (origin, capabilities... as in a scenario)."""
+        return self.target.add_number(location_id or self.location_id, phone_number, **details)
+
+    def add_pool(self, name: str, numbers: int | list[str], location_id: str | None = None, **details: Any) -> str:
+        return self.target.add_pool(location_id or self.location_id, name, numbers, **details)
+
+    def create_location(self, location_id: str, **fields: Any) -> None:
+        self.target.create_location(location_id, **fields)
+
+    @property
+    def journal(self) -> list[JournalEntry]:
+        """Every request this test made to the target, with the contract's verdict."""
+        return self.target.journal_since(self._mark)
+
+    @property
+    def violations(self) -> list[tuple[JournalEntry, Violation]]:
+        return [(entry, v) for entry in self.journal for v in entry.violations]
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._client = None
