@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 
 def create_app(sandbox: Sandbox) -> Starlette:
     async def no_route(request: Request, exc: HTTPException) -> Response:
-        # NestJS answers 404 "Cannot METHOD /path" for an unknown route or method.
+        # An unknown path: 404 "Cannot METHOD /path", the NestJS wording. A known path with another
+        # method: 405 with Allow, in the same shape (DECISIONS.md, D23).
         path = request.url.path
+        status = exc.status_code if exc.status_code == 405 else 404
         if not path.startswith(ADMIN_PREFIX):
-            sandbox.journal.record(request.method, path, request.url.query, None, 404, [route_violation(request.method, path)])
-        return error_response(errors.not_found(f"Cannot {request.method} {path}"))
+            sandbox.journal.record(request.method, path, request.url.query, None, status, [route_violation(request.method, path)])
+        return error_response(errors.error_for_status(status, f"Cannot {request.method} {path}"), exc.headers)
 
     async def crash(request: Request, exc: Exception) -> Response:
         # A crash is a sandbox bug: answer in the vendor's shape and keep it for the test that caused it.
