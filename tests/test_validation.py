@@ -145,11 +145,25 @@ def test_content_type_with_charset_is_accepted(api: Api, http) -> None:
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("DELETE", ACTIVE), ("GET", PURCHASE), ("POST", ACTIVE)])
-def test_unknown_routes_and_methods_get_404_in_the_error_shape(http, method: str, path: str) -> None:
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("GET", "/phone-system/numbers"), ("POST", "/")])
+def test_unknown_paths_get_404_in_the_error_shape(http, method: str, path: str) -> None:
     response = http.request(method, path, headers=auth())
     assert response.status_code == 404
     assert response.json() == {"statusCode": 404, "message": f"Cannot {method} {path}", "error": "Not Found"}
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [("DELETE", ACTIVE, "GET"), ("GET", PURCHASE, "POST"),
+                                                          ("POST", ACTIVE, "GET"), ("TRACE", SEARCH, "GET")])
+def test_other_methods_on_known_paths_get_405_with_allow(http, method: str, path: str, allowed: str) -> None:
+    response = http.request(method, path, headers=auth())
+    assert response.status_code == 405
+    assert allowed in response.headers["Allow"]
+    assert response.json() == {"statusCode": 405, "message": f"Cannot {method} {path}", "error": "Method Not Allowed"}
+
+
+def test_norway_is_a_country_not_a_boolean(api: Api) -> None:
+    response = api.search(countryCode="NO")
+    assert response.status_code == 200 and response.json()["numbers"] == []
 
 
 def test_absurd_query_strings_are_answered(http) -> None:
