@@ -7,6 +7,7 @@ only translates typed values into a `PhoneSystem` call.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +17,12 @@ from starlette.routing import Route
 
 from . import errors
 from .contract import OperationSpec
+from .drift import Drift
 from .errors import ApiError
 from .inventory import SearchQuery
 from .models import Location
 from .phone_system import ACTIVE_NUMBERS_MESSAGE, PURCHASE_MESSAGE, PhoneSystem
-from .rendering import envelope, error_response, json_response
+from .rendering import envelope, json_response
 from .request_validation import MAX_BODY_BYTES, CheckedRequest, OperationValidator, Violation
 
 if TYPE_CHECKING:
@@ -143,16 +145,29 @@ class Gateway:
             checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes", pointer, "size"))
         location_id = request.path_params.get("locationId") or request.query_params.get("locationId") or ""
         limit_headers: dict[str, str] = {}
+        drift = sandbox.drift
         try:
+            if drift:
+                await self._drift_before(drift)
             status, payload = self._serve(checked, headers.get("version"), location_id, limit_headers)
-            response = json_response(status, payload, limit_headers)
         except ApiError as error:
-            status = error.status
-            response = error_response(error, limit_headers)
+            status, payload = error.status, error.to_body()
+            limit_headers.update(error.headers)
+        if drift:
+            status, payload = drift.transform(status, payload, limit_headers)
+        response = json_response(status, payload, limit_headers)
         sandbox.journal.record(
             request.method, request.url.path, request.url.query, operation.operation_id, status, checked.violations
         )
         return response
+
+    @staticmethod
+    async def _drift_before(drift: Drift) -> None:
+        if drift.delay_seconds:
+            await asyncio.sleep(drift.delay_seconds)
+        failure = drift.forced_failure()
+        if failure is not None:
+            raise errors.error_for_status(failure, "Service temporarily unavailable")
 
     def _serve(self, checked: CheckedRequest, version: str | None, location_id: str,
                limit_headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -172,6 +187,8 @@ class Gateway:
         if problem is not None:
             raise problem
         system.authorize(token, self.operation.scopes)
+        if "lax-validation" in sandbox.drift:
+            self.validator.overlook_missing(checked)
         if checked.violations:
             raise rejection_for(checked.violations)
         location = system.location_for(token, location_id)

@@ -8,6 +8,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
+from .drift import DRIFT_MODES
 from .sandbox import DEFAULT_SEED
 
 DESCRIPTION = "lcphone: a contract-testing sandbox for the LC Phone API v3."
@@ -28,11 +29,14 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
                        help=f"seed of the generated inventory and ids (default: {DEFAULT_SEED})")
     serve.add_argument("--scenario", metavar="FILE",
                        help="scenario YAML file, or the name of a shipped one (default: the 'default' scenario)")
+    serve.add_argument("--drift", metavar="MODE", action="append", default=[],
+                       help="misbehave on purpose (repeatable): " + "; ".join(f"{k}: {v}" for k, v in DRIFT_MODES.items()))
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
 
 
-def _banner(base_url: str, location_id: str, token: str, seed: int, scenario: str, inventory: int) -> str:
+def _banner(base_url: str, location_id: str, token: str, seed: int, scenario: str, inventory: int,
+            drift: list[str]) -> str:
     curl = " ".join([
         "curl -s",
         "-H", shlex.quote(f"Authorization: Bearer {token}"),
@@ -41,6 +45,7 @@ def _banner(base_url: str, location_id: str, token: str, seed: int, scenario: st
     ])
     return "\n".join([
         f"lcphone sandbox ready (seed {seed}, scenario {scenario}, {inventory} numbers in the inventory)",
+        *([f"  DRIFTING ON PURPOSE: {', '.join(drift)}"] if drift else []),
         f"  base URL     {base_url}",
         f"  location id  {location_id}",
         f"  token        {token}",
@@ -54,13 +59,17 @@ def _banner(base_url: str, location_id: str, token: str, seed: int, scenario: st
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .drift import DriftError
     from .sandbox import Sandbox
     from .scenario import ScenarioError
 
     try:
-        sandbox = Sandbox(seed=args.seed, scenario=args.scenario)
+        sandbox = Sandbox(seed=args.seed, scenario=args.scenario, drift=args.drift)
     except ScenarioError as error:
         print(f"lcphone serve: cannot load the scenario: {error}", file=sys.stderr)
+        return 2
+    except DriftError as error:
+        print(f"lcphone serve: {error}", file=sys.stderr)
         return 2
     config = uvicorn.Config(
         sandbox.app, host=args.host, port=args.port, log_level="warning",
@@ -77,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
         shown_host = f"[{host}]" if ":" in host else host
         location_id, token = sandbox.default_credentials()
         print(_banner(f"http://{shown_host}:{port}", location_id, token, sandbox.seed, sandbox.scenario.name,
-                      len(sandbox.catalog)), flush=True)
+                      len(sandbox.catalog), args.drift), flush=True)
 
     async def run() -> None:
         announcer = asyncio.create_task(announce_when_ready())

@@ -58,6 +58,7 @@ class ParameterSpec:
     pointer: str  # where the contract declares it
     explode: bool = True
     allow_empty: bool = False
+    example: Any = None
 
     @property
     def type(self) -> str:
@@ -87,6 +88,7 @@ class OperationSpec:
     body_schema: Schema | None
     body_required: bool
     body_pointer: str | None
+    body_example: Any = None
     responses: dict[str, ResponseSpec] = field(default_factory=dict)
 
     @property
@@ -139,15 +141,18 @@ class Contract:
                     pointer=json_pointer(*where),
                     explode=param.get("explode", param.get("style", "form") == "form"),
                     allow_empty=bool(param.get("allowEmptyValue", False)),
+                    example=param.get("example"),
                 )
             )
         body_schema = None
         body_required = False
         body_pointer = None
+        body_example = None
         if "requestBody" in raw:
             body = _resolve(doc, raw["requestBody"])
             body_required = bool(body.get("required", False))
             body_schema = inline_refs(doc, body["content"]["application/json"]["schema"])
+            body_example = body["content"]["application/json"].get("example")
             body_pointer = json_pointer(*base, "requestBody")
         security = raw.get("security", doc.get("security", []))
         scopes = tuple(scope for requirement in security for roles in requirement.values() for scope in roles)
@@ -172,6 +177,7 @@ class Contract:
             body_schema=body_schema,
             body_required=body_required,
             body_pointer=body_pointer,
+            body_example=body_example,
             responses=responses,
         )
 

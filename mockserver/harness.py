@@ -36,6 +36,7 @@ class HarnessSettings:
     token: str | None = None
     location_id: str | None = None
     allow_purchase: bool = False
+    drift: tuple[str, ...] = ()  # a local sandbox that misbehaves on purpose (see mockserver.drift)
 
     @property
     def remote(self) -> bool:
@@ -66,7 +67,7 @@ class LocalTarget:
 
         self.settings = settings
         self.sandbox = Sandbox(seed=settings.seed if settings.seed is not None else DEFAULT_SEED,
-                               scenario=settings.scenario)
+                               scenario=settings.scenario, drift=settings.drift)
         self._initial_scenario = self.sandbox.scenario
         self.server = SandboxServer(self.sandbox)
 
@@ -229,6 +230,11 @@ class LcPhone:
     @property
     def remote(self) -> bool:
         return self.target.remote
+
+    @property
+    def purchases_allowed(self) -> bool:
+        """A local sandbox may always be bought from; a remote API only when the run allows it."""
+        return not self.remote or self.target.settings.allow_purchase
 
     @property
     def base_url(self) -> str:

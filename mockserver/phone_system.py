@@ -42,8 +42,10 @@ def _request_digest(body: dict[str, Any]) -> str:
 
 
 class PhoneSystem:
-    def __init__(self, catalog: Catalog, seed: int, scenario: Scenario, store: Store | None = None) -> None:
+    def __init__(self, catalog: Catalog, seed: int, scenario: Scenario, store: Store | None = None,
+                 *, double_sell: bool = False) -> None:
         self.catalog = catalog
+        self.double_sell = double_sell  # a deliberate bug (drift mode), for showing that the suites catch it
         self.ids = IdFactory(seed)
         self.store: Store = store if store is not None else MemoryStore()
         self.scenario = scenario
@@ -289,7 +291,7 @@ class PhoneSystem:
                         "send a new fingerprintId for a new purchase."
                     )
                 return previous.response
-            if store.owner_of(phone_number) is not None:
+            if store.owner_of(phone_number) is not None and not self.double_sell:
                 raise errors.conflict(f"phoneNumber {phone_number} has already been purchased and is no longer available.")
             number = self.catalog.get(phone_number)
             country = request["countryCode"]

@@ -29,6 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lcphone-location", default=None, help="location id for the remote API (env LCPHONE_LOCATION)")
     group.addoption("--lcphone-allow-purchase", action="store_true", default=None,
                     help="let tests purchase numbers on the remote API (it costs money)")
+    group.addoption("--lcphone-drift", action="append", default=None, metavar="MODE",
+                    help="make the sandbox drift from the contract on purpose (repeatable; see `lcphone serve --help`)")
     group.addoption("--lcphone-no-conformance", action="store_true", default=None,
                     help="do not fail tests whose client broke the contract")
     parser.addini("lcphone_seed", "seed of the sandbox (default 1)", default=None)
@@ -52,34 +54,57 @@ def _setting(config: pytest.Config, option: str, ini: str | None = None, env: st
     return value
 
 
-@pytest.fixture(scope="session")
-def lcphone_settings(pytestconfig: pytest.Config):
-    """What the lcphone fixtures run against; override it in a conftest.py to configure them in code."""
+def settings_from_config(config: pytest.Config):
+    """The target the options, ini settings and environment describe."""
     from mockserver.harness import HarnessSettings
 
-    seed = _setting(pytestconfig, "lcphone_seed", "lcphone_seed")
+    seed = _setting(config, "lcphone_seed", "lcphone_seed")
     return HarnessSettings(
         seed=int(seed) if seed not in (None, "") else None,
-        scenario=_setting(pytestconfig, "lcphone_scenario", "lcphone_scenario") or None,
-        base_url=_setting(pytestconfig, "lcphone_base_url", "lcphone_base_url", "LCPHONE_BASE_URL") or None,
-        token=_setting(pytestconfig, "lcphone_token", env="LCPHONE_TOKEN"),
-        location_id=_setting(pytestconfig, "lcphone_location", env="LCPHONE_LOCATION"),
-        allow_purchase=bool(_setting(pytestconfig, "lcphone_allow_purchase", "lcphone_allow_purchase")),
+        scenario=_setting(config, "lcphone_scenario", "lcphone_scenario") or None,
+        base_url=_setting(config, "lcphone_base_url", "lcphone_base_url", "LCPHONE_BASE_URL") or None,
+        token=_setting(config, "lcphone_token", env="LCPHONE_TOKEN"),
+        location_id=_setting(config, "lcphone_location", env="LCPHONE_LOCATION"),
+        allow_purchase=bool(_setting(config, "lcphone_allow_purchase", "lcphone_allow_purchase")),
+        drift=tuple(config.getoption("lcphone_drift") or ()),
     )
 
 
-@pytest.fixture(scope="session")
-def _lcphone_target(lcphone_settings, pytestconfig: pytest.Config) -> Iterator[Any]:
-    from mockserver.harness import LocalTarget, RemoteTarget, TargetUnavailable
+def target_for(config: pytest.Config, settings=None):
+    """The session's target, created on first use (by a fixture, or by a suite at collection)."""
+    target = config.stash.get(_TARGET, None)
+    if target is None:
+        from mockserver.drift import DriftError
+        from mockserver.harness import LocalTarget, RemoteTarget, TargetUnavailable
 
+        settings = settings or settings_from_config(config)
+        try:
+            target = RemoteTarget(settings) if settings.remote else LocalTarget(settings)
+        except (TargetUnavailable, DriftError) as error:
+            raise pytest.UsageError(f"lcphone: {error}") from None
+        config.stash[_TARGET] = target
+    return target
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    target = config.stash.get(_TARGET, None)
+    if target is not None:
+        target.close()
+        del config.stash[_TARGET]
+
+
+@pytest.fixture(scope="session")
+def lcphone_settings(pytestconfig: pytest.Config):
+    """What the lcphone fixtures run against; override it in a conftest.py to configure them in code."""
+    return settings_from_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def _lcphone_target(lcphone_settings, pytestconfig: pytest.Config) -> Any:
     try:
-        target = RemoteTarget(lcphone_settings) if lcphone_settings.remote else LocalTarget(lcphone_settings)
-    except TargetUnavailable as error:
+        return target_for(pytestconfig, lcphone_settings)
+    except pytest.UsageError as error:
         pytest.fail(str(error), pytrace=False)
-    pytestconfig.stash[_TARGET] = target
-    yield target
-    target.close()
-    del pytestconfig.stash[_TARGET]
 
 
 @pytest.fixture(scope="session")

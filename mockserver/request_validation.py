@@ -173,6 +173,20 @@ class OperationValidator:
             self._check_body(checked, body, content_type)
         return checked
 
+    def overlook_missing(self, checked: CheckedRequest) -> None:
+        """What a lax API does with a request that lacks required values: fill them in (from the contract's examples)."""
+        missing = [v for v in checked.violations if v.rule == "required"]
+        checked.violations = [v for v in checked.violations if v.rule != "required"]
+        if not missing:
+            return
+        for parameter in self.operation.parameters:
+            if parameter.name not in checked.params and parameter.example is not None:
+                checked.params[parameter.name] = parameter.example
+        if isinstance(checked.body, dict) and isinstance(self.operation.body_example, dict):
+            checked.body = {**self.operation.body_example, **checked.body}
+        elif checked.body is None and self.operation.body_example is not None:
+            checked.body = dict(self.operation.body_example)
+
     def _check_body(self, checked: CheckedRequest, body: bytes | None, content_type: str | None) -> None:
         operation = self.operation
         pointer = operation.body_pointer or operation.pointer

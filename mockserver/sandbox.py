@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import contract as contract_module
+from .drift import Drift
 from .inventory import DEFAULT_NUMBERS_PER_TYPE, build_catalog
 from .journal import Journal
 from .phone_system import PhoneSystem
@@ -28,15 +29,17 @@ class Sandbox:
         numbers_per_type: int = DEFAULT_NUMBERS_PER_TYPE,
         rate_limits: RateLimitPolicy | None = None,
         store: Store | None = None,
+        drift: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         self.seed = seed
+        self.drift = Drift.parse(drift)
         self.contract = contract_module.load()
         self.catalog = build_catalog(seed, numbers_per_type)
         if scenario is None:
             scenario = Scenario.default()
         elif not isinstance(scenario, Scenario):
             scenario = Scenario.from_file(scenario)
-        self.phone_system = PhoneSystem(self.catalog, seed, scenario, store)
+        self.phone_system = PhoneSystem(self.catalog, seed, scenario, store, double_sell="double-sell" in self.drift)
         self.rate_limiter = RateLimiter(rate_limits)
         self.journal = Journal()
         self.crashes: list[BaseException] = []

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -125,3 +129,53 @@ class Api:
 @pytest.fixture
 def api(http: httpx.Client) -> Api:
     return Api(http)
+
+
+class ServedSandbox:
+    """`lcphone serve` in its own process, as a user starts it."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.banner: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.banner.append(line.rstrip("\n"))
+            if line.startswith("Press Ctrl-C"):
+                return
+        self.process.kill()
+        raise AssertionError(f"lcphone serve did not start: {self.banner} {self.process.stderr.read()}")
+
+    def value(self, label: str) -> str:
+        return next(re.split(r"\s{2,}", line.strip(), maxsplit=1)[1] for line in self.banner if line.strip().startswith(label))
+
+    @property
+    def base_url(self) -> str:
+        return self.value("base URL")
+
+    def stop(self) -> tuple[int, str, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(2)  # SIGINT, as Ctrl-C
+        out, err = self.process.communicate(timeout=15)
+        return self.process.returncode, out, err
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServedSandbox]]:
+    """Starts `lcphone serve --port 0 ARGS...` in a separate process; stopped after the test."""
+    started: list[ServedSandbox] = []
+
+    def start(*args: str) -> ServedSandbox:
+        started.append(ServedSandbox(*args))
+        return started[-1]
+
+    yield start
+    for sandbox in started:
+        if sandbox.process.poll() is None:
+            sandbox.process.kill()
+            sandbox.process.communicate()

@@ -1,0 +1,88 @@
+"""Aims the contract suites at the lcphone target of the current pytest run."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from typing import Any
+
+import pytest
+
+from mockserver.harness import IN_PROCESS_URL
+from mockserver.suites import SCHEMATHESIS_CONFIG, budget
+
+CONFIG: pytest.Config | None = None  # set by the suites' conftest.py when pytest loads it
+
+
+def current_target() -> Any:
+    from mockserver.pytest_plugin import target_for
+
+    if CONFIG is None:
+        raise RuntimeError("the lcphone suites run under pytest: pytest --pyargs mockserver.suites")
+    return target_for(CONFIG)
+
+
+def purchases_allowed(target: Any) -> bool:
+    return not target.remote or target.settings.allow_purchase
+
+
+def stocked_countries(target: Any) -> list[str]:
+    """Countries whose inventory has numbers: the sandbox's, or LCPHONE_SUITE_COUNTRIES for a remote API."""
+    if not target.remote:
+        from mockserver.numbering import INVENTORY_COUNTRIES
+
+        return list(INVENTORY_COUNTRIES)
+    configured = os.environ.get("LCPHONE_SUITE_COUNTRIES", "US,CA")
+    return [c.strip().upper() for c in configured.split(",") if c.strip()]
+
+
+def contract_schema(target: Any):
+    """The contract loaded by schemathesis, pointed at `target` with its token and location.
+
+    Against a target where purchases are not allowed, the purchase operation is left out.
+    """
+    import schemathesis
+    from schemathesis.config import SchemathesisConfig
+    from schemathesis.generation.meta import TestPhase
+
+    import contracts
+
+    location_id, token = target.default_credentials()
+    schema = schemathesis.openapi.from_path(contracts.CONTRACT_PATH, config=SchemathesisConfig.from_path(SCHEMATHESIS_CONFIG))
+    if target.remote:
+        schema.config.update(base_url=target.base_url)
+    else:
+        schema.app = target.app
+        schema.config.update(base_url=IN_PROCESS_URL)
+    schema.config.update(parameters={"locationId": location_id})
+    schema.config.generation.update(max_examples=budget("LCPHONE_SUITE_EXAMPLES", 25))
+    if not purchases_allowed(target):
+        schema = schema.exclude(operation_id="purchaseNumber")
+
+    stocked = stocked_countries(target)
+
+    @schema.hook("map_case")
+    def into_the_target_location(context, case):
+        # Valid stateful steps act on the target's location (a random valid id is another location: 403;
+        # the `parameters` setting does this for the stateless phases only) and search countries that
+        # have numbers, so that search -> purchase -> list reaches real purchases.
+        meta = case.meta
+        if meta is None or not meta.generation.mode.is_positive or meta.phase.name != TestPhase.STATEFUL:
+            return case
+        if case.path_parameters and "locationId" in case.path_parameters:
+            case.path_parameters = {**case.path_parameters, "locationId": location_id}
+        if case.operation.definition.raw.get("operationId") == "searchAvailableNumbers" and case.query:
+            # Random digit filters match no number: browse the country instead.
+            country = stocked[zlib.crc32(str(case.query.get("countryCode", "")).encode()) % len(stocked)]
+            case.query = {**case.query, "countryCode": country, "firstPart": "", "lastPart": "", "anywhere": ""}
+        return case
+
+    @schema.auth()
+    class TargetToken:
+        def get(self, case, context):
+            return token
+
+        def set(self, case, data, context):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+    return schema

@@ -1,0 +1,39 @@
+"""Schemathesis over the whole contract: every operation, positive and negative data, every check, and
+stateful runs along the contract's links (search -> purchase -> list active numbers)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from mockserver.suites import budget, shrinking
+from mockserver.suites.targeting import contract_schema, current_target, purchases_allowed
+
+pytestmark = pytest.mark.lcphone_allow_violations  # negative data breaks the contract on purpose
+
+TARGET = current_target()
+schema = contract_schema(TARGET)
+PHASES = tuple(p for p in Phase if shrinking() or p is not Phase.shrink)
+
+
+@schema.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck), phases=PHASES)
+def test_operation_honours_the_contract(case, lcphone):
+    case.call_and_validate()
+
+
+def test_linked_sequences_honour_the_contract(lcphone):
+    if not purchases_allowed(TARGET):
+        pytest.skip("every link of the contract goes through a purchase, and this target is read-only")
+    run_state_machine_as_test(schema.as_state_machine(), settings=settings(
+        max_examples=budget("LCPHONE_SUITE_EXAMPLES", 25), stateful_step_count=12, deadline=None,
+        suppress_health_check=list(HealthCheck), phases=PHASES,
+        derandomize=True, database=None,
+    ))
+    if not lcphone.remote and purchases_allowed(TARGET):
+        # The generated sequences must have reached real state changes, not only validation errors.
+        statuses = {(e.operation_id, e.status) for e in lcphone.journal}
+        assert ("purchaseNumber", 201) in statuses, sorted(statuses, key=str)
+        assert ("listActiveNumbers", 200) in statuses, sorted(statuses, key=str)
+        assert ("purchaseNumber", 409) in statuses, sorted(statuses, key=str)  # a sold number, offered again
