@@ -22,6 +22,9 @@ class ResponseProblem:
     rule: str  # status | content-type | header | schema | json
     message: str
     pointer: str
+    keyword: str = ""  # for schema problems: the JSON Schema keyword that failed (type, required, not...)
+    path: tuple[str, ...] = ()  # for schema problems: where in the body
+    name: str = ""  # the field or header concerned, when there is one
 
     def __str__(self) -> str:
         return self.message
@@ -48,12 +51,14 @@ def check_response(
     spec = operation.response(status)
     if spec is None:
         return [ResponseProblem("status", f"status {status} is not documented for {operation.operation_id} "
-                                          f"(documented: {', '.join(operation.responses)})", operation.pointer + "/responses")]
+                                          f"(documented: {', '.join(operation.responses)})", operation.pointer + "/responses",
+                                name=str(status))]
     problems: list[ResponseProblem] = []
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in sorted(spec.required_headers):
         if name.lower() not in lowered:
-            problems.append(ResponseProblem("header", f"header {name} is missing", spec.pointer + "/headers/" + name))
+            problems.append(ResponseProblem("header", f"header {name} is missing", spec.pointer + "/headers/" + name,
+                                            name=name))
     if spec.schema is None:
         return problems
     media_type = lowered.get("content-type", "").split(";")[0].strip().lower()
@@ -67,9 +72,15 @@ def check_response(
         return problems
     validator = _validator(operation.operation_id, spec.status)
     for error in validator.iter_errors(document) if validator else ():
-        path = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        message = error.message if error.validator != "not" else f"{path.rsplit('/', 1)[-1]} must not be present"
-        problems.append(ResponseProblem("schema", f"body {path}: {message}", spec.pointer + "/content/application~1json/schema"))
+        parts = tuple(str(p) for p in error.absolute_path)
+        path = "/".join(parts) or "(root)"
+        keyword = str(error.validator)
+        name = parts[-1] if parts else ""
+        if keyword == "required":
+            name = error.message.split("'")[1] if "'" in error.message else ""
+        message = error.message if keyword != "not" else f"{name} must not be present"
+        problems.append(ResponseProblem("schema", f"body {path}: {message}",
+                                        spec.pointer + "/content/application~1json/schema", keyword, parts, name))
     return problems
 
 
