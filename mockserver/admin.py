@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import hmac
 import re
 
 import orjson
@@ -16,7 +17,9 @@ from starlette.routing import Route
 
 from . import contract, errors
 from .errors import ApiError
+from .faults import FaultError, FaultRule
 from .models import ALL_SCOPES
+from .rate_limits import RateLimitPolicy
 from .rendering import error_response, json_response
 from .scenario import Scenario, ScenarioError
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 ADMIN_PREFIX = "/__admin"
+ADMIN_KEY_HEADER = "X-Admin-Key"
 
 
 async def _json_body(request: Request, *, required: bool = True) -> Any:
@@ -138,6 +142,42 @@ class AdminApi:
         names = {n.phone_number: n.friendly_name for n in system.store.active_numbers(location_id)}
         return json_response(201, pool.to_api(names))
 
+    async def get_faults(self, request: Request) -> Response:
+        return json_response(200, {"faults": [rule.to_api() for rule in self.sandbox.faults.rules]})
+
+    async def add_fault(self, request: Request) -> Response:
+        try:
+            rule = FaultRule.from_api(await _json_body(request), list(self.sandbox.contract.operations))
+        except FaultError as error:
+            raise errors.validation_error(error.problems) from None
+        return json_response(201, self.sandbox.faults.add(rule).to_api())
+
+    async def clear_faults(self, request: Request) -> Response:
+        self.sandbox.faults.clear()
+        return json_response(200, {"faults": []})
+
+    async def get_rate_limits(self, request: Request) -> Response:
+        return json_response(200, _policy_to_api(self.sandbox.rate_limiter.policy))
+
+    async def set_rate_limits(self, request: Request) -> Response:
+        body = _expect_object(await _json_body(request))
+        current = self.sandbox.rate_limiter.policy
+        fields = {"enforce": ("enforce", bool), "burst": ("burst", int), "windowMs": ("window_ms", int),
+                  "daily": ("daily", int)}
+        problems = [f"{key}: unknown field (known: {', '.join(fields)})" for key in body if key not in fields]
+        values = {}
+        for key, (attribute, kind) in fields.items():
+            if key in body:
+                value = body[key]
+                if not isinstance(value, kind) or (kind is int and (isinstance(value, bool) or value < 1)):
+                    problems.append(f"{key}: expected {'true or false' if kind is bool else 'a whole number, 1 or more'}")
+                values[attribute] = value
+        if problems:
+            raise errors.validation_error(problems)
+        policy = RateLimitPolicy(**{**vars(current), **values})
+        self.sandbox.rate_limiter.configure(policy)
+        return json_response(200, _policy_to_api(policy))
+
     async def journal(self, request: Request) -> Response:
         return json_response(200, {"requests": [entry.to_api() for entry in self.sandbox.journal.entries()]})
 
@@ -146,9 +186,19 @@ class AdminApi:
         return json_response(200, {"status": "cleared"})
 
 
-def _guarded(endpoint):  # errors raised by an admin endpoint are rendered like the API's
+def _policy_to_api(policy: RateLimitPolicy) -> dict[str, Any]:
+    return {"enforce": policy.enforce, "burst": policy.burst, "windowMs": policy.window_ms, "daily": policy.daily}
+
+
+def _guarded(sandbox: Sandbox, endpoint):
+    """Checks the admin key (when the sandbox has one) and renders errors like the API's."""
+
     async def guarded(request: Request) -> Response:
         try:
+            if sandbox.admin_key is not None:
+                sent = request.headers.get(ADMIN_KEY_HEADER, "")
+                if not hmac.compare_digest(sent.encode(), sandbox.admin_key.encode()):
+                    raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
             return await endpoint(request)
         except ApiError as error:
             return error_response(error)
@@ -169,5 +219,11 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         ("/locations/{locationId}/pools", admin.add_pool, "POST"),
         ("/journal", admin.journal, "GET"),
         ("/journal", admin.clear_journal, "DELETE"),
+        ("/faults", admin.get_faults, "GET"),
+        ("/faults", admin.add_fault, "POST"),
+        ("/faults", admin.clear_faults, "DELETE"),
+        ("/rate-limits", admin.get_rate_limits, "GET"),
+        ("/rate-limits", admin.set_rate_limits, "PUT"),
     ]
-    return [Route(ADMIN_PREFIX + path, endpoint=_guarded(endpoint), methods=[method]) for path, endpoint, method in table]
+    return [Route(ADMIN_PREFIX + path, endpoint=_guarded(sandbox, endpoint), methods=[method])
+            for path, endpoint, method in table]

@@ -22,7 +22,7 @@ from .errors import ApiError
 from .inventory import SearchQuery
 from .models import Location
 from .phone_system import ACTIVE_NUMBERS_MESSAGE, PURCHASE_MESSAGE, PhoneSystem
-from .rendering import envelope, json_response
+from .rendering import query_text, envelope, json_response
 from .request_validation import MAX_BODY_BYTES, CheckedRequest, OperationValidator, Violation
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class Gateway:
             status, payload = drift.transform(status, payload, limit_headers)
         response = json_response(status, payload, limit_headers)
         sandbox.journal.record(
-            request.method, request.url.path, request.url.query, operation.operation_id, status, checked.violations
+            request.method, request.scope['path'], query_text(request), operation.operation_id, status, checked.violations
         )
         return response
 

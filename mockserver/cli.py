@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 from collections.abc import Sequence
 
@@ -25,12 +27,28 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
             "token and location id, and an example curl line. Ctrl-C stops it."
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="interface to listen on (default: 127.0.0.1; beyond loopback the admin API needs a key)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
     serve.add_argument("--seed", type=int, default=DEFAULT_SEED,
                        help=f"seed of the generated inventory and ids (default: {DEFAULT_SEED})")
     serve.add_argument("--scenario", metavar="FILE",
                        help="scenario YAML file, or the name of a shipped one (default: the 'default' scenario)")
+    serve.add_argument("--state", metavar="PATH",
+                       help="keep all state in this SQLite file: it survives restarts and is shared by --workers")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes, one sandbox (default 1; more than 1 needs --state, or uses a temporary one)")
+    serve.add_argument("--rate-limit", action="store_true",
+                       help="enforce the rate limits: 429 with Retry-After past the burst or daily limit")
+    serve.add_argument("--rate-limit-burst", type=int, default=100, metavar="N", help="requests per window (default 100)")
+    serve.add_argument("--rate-limit-window-ms", type=int, default=10_000, metavar="MS", help="burst window (default 10000)")
+    serve.add_argument("--rate-limit-daily", type=int, default=200_000, metavar="N", help="requests per day (default 200000)")
+    serve.add_argument("--fault", metavar="SPEC", action="append", default=[],
+                       help="inject a fault (repeatable): [OPERATION:]key=value,... with latencyMs, status, drop, "
+                            "truncate, times, ratio; e.g. purchaseNumber:status=503,times=2")
+    serve.add_argument("--admin-key", default=os.environ.get("LCPHONE_ADMIN_KEY"),
+                       help="key the admin API requires in X-Admin-Key (env LCPHONE_ADMIN_KEY); "
+                            "generated when listening beyond loopback without one")
     serve.add_argument("--drift", metavar="MODE", action="append", default=[],
                        help="misbehave on purpose (repeatable): " + "; ".join(f"{k}: {v}" for k, v in DRIFT_MODES.items()))
     serve.add_argument("--access-log", action="store_true", help="log every request")
@@ -38,7 +56,7 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
 
 
 def _banner(base_url: str, location_id: str, token: str, seed: int, scenario: str, inventory: int,
-            drift: list[str]) -> str:
+            drift: list[str], extra: list[str]) -> str:
     curl = " ".join([
         "curl -s",
         "-H", shlex.quote(f"Authorization: Bearer {token}"),
@@ -52,43 +70,99 @@ def _banner(base_url: str, location_id: str, token: str, seed: int, scenario: st
         f"  location id  {location_id}",
         f"  token        {token}",
         f"  admin API    {base_url}/__admin/health",
+        *extra,
         "Try:",
         f"  {curl}",
         "Press Ctrl-C to stop.",
     ])
 
 
+def _serve_settings(args: argparse.Namespace):
+    """The sandbox's settings from the command line (also what every worker process rebuilds it from)."""
+    from .serving import ServeSettings, is_loopback
+
+    admin_key = args.admin_key
+    generated_key = False
+    if admin_key is None and not is_loopback(args.host):
+        admin_key, generated_key = secrets.token_urlsafe(24), True
+    state = args.state
+    if args.workers > 1 and not state:
+        state = str(Path(tempfile.mkdtemp(prefix="lcphone-")) / "state.db")
+    settings = ServeSettings(
+        seed=args.seed, scenario=args.scenario, state=state, drift=tuple(args.drift), faults=tuple(args.fault),
+        rate_limit={"enforce": args.rate_limit, "burst": args.rate_limit_burst, "window_ms": args.rate_limit_window_ms,
+                    "daily": args.rate_limit_daily},
+        admin_key=admin_key,
+    )
+    return settings, generated_key
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .drift import DriftError
-    from .sandbox import Sandbox
+    from .faults import FaultError
+    from .sandbox import StateError
     from .scenario import ScenarioError
+    from .serving import SETTINGS_VARIABLE, build_sandbox
 
-    try:
-        sandbox = Sandbox(seed=args.seed, scenario=args.scenario, drift=args.drift)
-    except ScenarioError as error:
-        print(f"lcphone serve: cannot load the scenario: {error}", file=sys.stderr)
+    if args.workers < 1:
+        print("lcphone serve: --workers must be 1 or more", file=sys.stderr)
         return 2
-    except DriftError as error:
+    settings, generated_key = _serve_settings(args)
+    try:
+        sandbox = build_sandbox(settings)  # also prepares the state file before any worker starts
+    except (ScenarioError, DriftError, FaultError, StateError) as error:
         print(f"lcphone serve: {error}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(
-        sandbox.app, host=args.host, port=args.port, log_level="warning",
-        access_log=args.access_log, lifespan="off", server_header=False,
-    )
+    extra = []
+    if settings.state:
+        extra.append(f"  state        {settings.state}" + (" (temporary)" if not args.state else ""))
+    if args.workers > 1:
+        extra.append(f"  workers      {args.workers}")
+    if settings.admin_key:
+        shown = settings.admin_key if generated_key else "(the one given)"
+        extra.append(f"  admin key    {shown}  (send it as X-Admin-Key)")
+    if settings.rate_limit["enforce"]:
+        extra.append(f"  rate limits  enforced: {args.rate_limit_burst} per {args.rate_limit_window_ms} ms, "
+                     f"{args.rate_limit_daily} a day")
+    if settings.faults:
+        extra.append(f"  faults       {'; '.join(settings.faults)}")
+    if args.workers > 1:
+        os.environ[SETTINGS_VARIABLE] = settings.to_environment()
+        config = uvicorn.Config("mockserver.serving:app_from_environment", factory=True, host=args.host, port=args.port,
+                                workers=args.workers, log_level="warning", access_log=args.access_log, lifespan="off",
+                                server_header=False)
+    else:
+        config = uvicorn.Config(sandbox.app, host=args.host, port=args.port, log_level="warning",
+                                access_log=args.access_log, lifespan="off", server_header=False)
     server = uvicorn.Server(config)
+    location_id, token = sandbox.default_credentials()
+
+    def announce(port: int) -> None:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(_banner(f"http://{host}:{port}", location_id, token, sandbox.seed, sandbox.scenario.name,
+                      len(sandbox.catalog), args.drift, extra), flush=True)
+
+    if args.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        sock = config.bind_socket()
+        sock.listen(config.backlog)  # listening now: connections queue until a worker takes them
+        announce(sock.getsockname()[1])
+        try:
+            Multiprocess(config, sockets=[sock]).run()
+        except KeyboardInterrupt:
+            pass
+        print("lcphone sandbox stopped.", flush=True)
+        return 0
 
     async def announce_when_ready() -> None:
         while not server.started:
             if server.should_exit:
                 return
             await asyncio.sleep(0.01)
-        host, port = server.servers[0].sockets[0].getsockname()[:2]
-        shown_host = f"[{host}]" if ":" in host else host
-        location_id, token = sandbox.default_credentials()
-        print(_banner(f"http://{shown_host}:{port}", location_id, token, sandbox.seed, sandbox.scenario.name,
-                      len(sandbox.catalog), args.drift), flush=True)
+        announce(server.servers[0].sockets[0].getsockname()[1])
 
     async def run() -> None:
         announcer = asyncio.create_task(announce_when_ready())

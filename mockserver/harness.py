@@ -127,6 +127,16 @@ class LocalTarget:
     def create_location(self, location_id: str, **fields: Any) -> None:
         self.sandbox.phone_system.load_location({"id": location_id, **fields})
 
+    def set_rate_limits(self, **policy: Any) -> None:
+        from .rate_limits import RateLimitPolicy
+
+        self.sandbox.rate_limiter.configure(RateLimitPolicy(**{**vars(self.sandbox.rate_limiter.policy), **policy}))
+
+    def add_fault(self, spec: dict[str, Any]) -> None:
+        from .faults import FaultRule
+
+        self.sandbox.faults.add(FaultRule.from_api(spec, list(self.sandbox.contract.operations)))
+
 
 class _PurchaseGuard(httpx.BaseTransport):
     """Refuses, without sending it, any purchase to a target where buying was not allowed."""
@@ -196,7 +206,8 @@ class RemoteTarget:
                             response.status_code, violations)
 
     def __getattr__(self, name: str) -> Any:
-        if name in {"mint_token", "load_scenario", "add_numbers", "add_number", "add_pool", "create_location", "app", "sandbox"}:
+        if name in {"mint_token", "load_scenario", "add_numbers", "add_number", "add_pool", "create_location", "app",
+                    "sandbox", "set_rate_limits", "add_fault"}:
             raise TargetUnavailable(f"lcphone: {name} needs a local sandbox; the target is the remote API {self.base_url}")
         raise AttributeError(name)
 
@@ -303,6 +314,14 @@ class LcPhone:
 
     def create_location(self, location_id: str, **fields: Any) -> None:
         self.target.create_location(location_id, **fields)
+
+    def rate_limits(self, enforce: bool = True, **policy: Any) -> None:
+        """Rate limits for this test: `rate_limits(burst=5, window_ms=1000)` enforces 5 per second."""
+        self.target.set_rate_limits(enforce=enforce, **policy)
+
+    def fault(self, operation_id: str = "*", **rule: Any) -> None:
+        """A fault for this test: `fault("purchaseNumber", status=503, times=2)`, `fault(latencyMs=300)`..."""
+        self.target.add_fault({"operationId": operation_id, **rule})
 
     @property
     def journal(self) -> list[JournalEntry]:

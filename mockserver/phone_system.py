@@ -19,7 +19,7 @@ from .ids import IdFactory
 from .inventory import Catalog, SearchQuery
 from .models import ACTIVE_TYPE_FOR, ALL_SCOPES, ActiveNumber, Location, NumberPool, PurchaseRecord, Token
 from .scenario import Scenario, ScenarioError
-from .store import MemoryStore, Store
+from .store import MemoryStore, PersistentStore, Store
 
 _ADDRESS_SID = re.compile(r"^AD[0-9a-f]{32}$")
 _BUNDLE_SID = re.compile(r"^BU[0-9a-f]{32}$")
@@ -65,15 +65,27 @@ class PhoneSystem:
             raise ScenarioError([f"scenario {scenario.name!r}: {'; '.join(error.problems)}"]) from None
         self.scenario = scenario
 
+    def start(self) -> None:
+        """The starting state: the scenario's, unless a persistent store already holds a sandbox's state."""
+        store = self.store
+        with store.transaction():
+            stored = store.get_meta("scenario") if isinstance(store, PersistentStore) else None
+            if stored is None:
+                self.reset()
+            else:
+                self.scenario = Scenario.from_document(orjson.loads(stored))
+
     def _load(self, scenario: Scenario) -> None:
         store = self.store
         with store.transaction():
             store.clear()
-            self._clock_start = datetime.strptime(scenario.clock_start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            self.scenario = scenario  # the clock of the dates below is the scenario's
             for entry in scenario.locations:
                 self.load_location(entry)
             for entry in scenario.agency_tokens:
                 self._put_token(entry, location_id=None)
+            if isinstance(store, PersistentStore):
+                store.set_meta("scenario", orjson.dumps(scenario.document).decode())
 
     def load_location(self, entry: dict[str, Any]) -> None:
         location = self.create_location(
@@ -134,7 +146,8 @@ class PhoneSystem:
 
     def _next_date(self) -> str:
         minutes = self.store.next_sequence("clock") - 1
-        return _timestamp(self._clock_start + timedelta(minutes=minutes))
+        start = datetime.strptime(self.scenario.clock_start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return _timestamp(start + timedelta(minutes=minutes))
 
     def _new_active_number(self, location_id: str, phone_number: str, friendly_name: str, country: str,
                            number_type: str, **details: Any) -> ActiveNumber:

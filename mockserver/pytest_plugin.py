@@ -42,7 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lcphone_allow_violations: this test sends requests outside the contract on purpose")
-    config.addinivalue_line("markers", "lcphone(scenario=None): start this test's sandbox from another scenario")
+    config.addinivalue_line("markers", "lcphone(scenario=None, rate_limit=None): start this test's sandbox from another "
+                            "scenario, and/or with rate limits enforced (rate_limit={'burst': 5, 'window_ms': 1000})")
 
 
 def _setting(config: pytest.Config, option: str, ini: str | None = None, env: str | None = None) -> Any:
@@ -126,9 +127,12 @@ def lcphone(_lcphone_target, request: pytest.FixtureRequest) -> Iterator[Any]:
     _lcphone_target.reset()
     handle = LcPhone(_lcphone_target, _lcphone_target.journal_mark())
     marker = request.node.get_closest_marker("lcphone")
-    if marker is not None and marker.kwargs.get("scenario") is not None:
+    if marker is not None:
         try:
-            handle.load_scenario(marker.kwargs["scenario"])
+            if marker.kwargs.get("scenario") is not None:
+                handle.load_scenario(marker.kwargs["scenario"])
+            if marker.kwargs.get("rate_limit") is not None:
+                handle.rate_limits(**marker.kwargs["rate_limit"])
         except TargetUnavailable as error:
             pytest.skip(str(error))
     yield handle

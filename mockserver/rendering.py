@@ -22,3 +22,8 @@ def error_response(error: ApiError, headers: Mapping[str, str] | None = None) ->
 def envelope(data: dict[str, Any], message: str, status: int) -> dict[str, Any]:
     """The v3 success envelope."""
     return {"status": "success", "data": data, "message": message, "statusCode": status}
+
+
+def query_text(request) -> str:
+    """The raw query string, whatever bytes it holds (Starlette's URL would fail on bytes that are not UTF-8)."""
+    return request.scope.get("query_string", b"").decode("latin-1")

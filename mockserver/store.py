@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .models import ActiveNumber, Location, NumberPool, PurchaseRecord, Token
 
@@ -32,6 +32,14 @@ class Store(Protocol):
     def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None: ...
     def put_purchase(self, record: PurchaseRecord) -> None: ...
     def next_sequence(self, kind: str) -> int: ...
+
+
+@runtime_checkable
+class PersistentStore(Store, Protocol):
+    """A store whose state outlives the process: it remembers which scenario it was started from."""
+
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
 
 
 class MemoryStore:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -75,6 +77,13 @@ def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     assert not sandbox.crashes, f"the sandbox crashed: {sandbox.crashes!r}"
 
 
+@pytest.fixture
+def raw_http(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """An HTTP client on the sandbox whose answers are not checked (for faults, which break the contract on purpose)."""
+    with httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox") as client:
+        yield client
+
+
 class Api:
     """The four operations with sensible defaults, so that each test states only what it varies."""
 
@@ -138,6 +147,7 @@ class ServedSandbox:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,  # its own process group: workers included, it can be stopped whole
         )
         self.banner: list[str] = []
         deadline = time.monotonic() + 30
@@ -160,9 +170,20 @@ class ServedSandbox:
 
     def stop(self) -> tuple[int, str, str]:
         if self.process.poll() is None:
-            self.process.send_signal(2)  # SIGINT, as Ctrl-C
-        out, err = self.process.communicate(timeout=15)
+            self.process.send_signal(signal.SIGINT)  # as Ctrl-C
+        try:
+            out, err = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            out, err = self.process.communicate()
         return self.process.returncode, out, err
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group (a killed supervisor would leave its workers behind)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture
@@ -176,6 +197,5 @@ def serve() -> Iterator[Callable[..., ServedSandbox]]:
 
     yield start
     for sandbox in started:
-        if sandbox.process.poll() is None:
-            sandbox.process.kill()
-            sandbox.process.communicate()
+        sandbox.kill()
+        sandbox.process.communicate()

@@ -1,0 +1,96 @@
+"""Many clients at once: a number is sold once, nothing is lost, a replayed fingerprint buys once.
+
+Each rule is checked against a sandbox in memory (one process, a server thread) and against
+three worker processes sharing one SQLite file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from conftest import LOCATION, SEARCH_DEFAULTS, TOKEN, auth
+from mockserver import Sandbox
+from mockserver.server_thread import SandboxServer
+
+CLIENTS = 50
+
+
+@pytest.fixture(params=["memory", "sqlite-3-workers"])
+def base_url(request, serve, tmp_path):
+    if request.param == "memory":
+        with SandboxServer(Sandbox()) as server:
+            yield server.base_url
+    else:
+        yield serve("--state", str(tmp_path / "state.db"), "--workers", "3").base_url
+
+
+def offers(client: httpx.Client, count: int) -> tuple[list[dict], str]:
+    found = client.get(f"/phone-system/numbers/location/{LOCATION}/available",
+                       params={**SEARCH_DEFAULTS, "numberTypes": "local,mobile,tollFree"}, headers=auth()).json()
+    assert len(found["numbers"]) >= count
+    return found["numbers"][:count], found["fingerprintId"]
+
+
+def body_for(number: dict, fingerprint: str) -> dict:
+    return {"phoneNumber": number["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
+            "numberType": number["price"]["number_type"], "paymentIntentId": "pi_1", "stripeAccountId": "acct_1",
+            "paymentMethodId": "pm_1", "locality": "", "region": "", "fingerprintId": fingerprint,
+            "skipLocationKYC": False}
+
+
+def active(client: httpx.Client, location: str, token: str) -> list[str]:
+    response = client.get(f"/phone-system/numbers/location/{location}", params={"pageSize": 1000, "skipNumberPool": "false"},
+                          headers=auth(token))
+    assert response.status_code == 200, response.text
+    return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
+
+
+def in_parallel(calls) -> list[httpx.Response]:
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def test_fifty_clients_buying_one_number_get_exactly_one_sale(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        other_token = client.post("/__admin/tokens", json={"locationId": "rival-location"}).json()["token"]
+        (number,), _ = offers(client, 1)
+        calls = []
+        for i in range(CLIENTS):
+            location, token = (LOCATION, TOKEN) if i % 2 else ("rival-location", other_token)
+            path = f"/phone-system/numbers/location/{location}/purchase"
+            body = body_for(number, f"race-{i}")
+            calls.append(lambda path=path, body=body, token=token: client.post(path, json=body, headers=auth(token)))
+        statuses = Counter(r.status_code for r in in_parallel(calls))
+        assert statuses == {201: 1, 409: CLIENTS - 1}
+        owners = [loc for loc, tok in ((LOCATION, TOKEN), ("rival-location", other_token))
+                  if number["phoneNumber"] in active(client, loc, tok)]
+        assert len(owners) == 1  # the active lists agree: one owner
+
+
+def test_concurrent_purchases_of_different_numbers_all_succeed(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        numbers, _ = offers(client, 20)
+        before = active(client, LOCATION, TOKEN)
+        path = f"/phone-system/numbers/location/{LOCATION}/purchase"
+        calls = [lambda n=n, i=i: client.post(path, json=body_for(n, f"distinct-{i}"), headers=auth())
+                 for i, n in enumerate(numbers)]
+        assert {r.status_code for r in in_parallel(calls)} == {201}
+        after = active(client, LOCATION, TOKEN)
+        assert len(after) == len(before) + len(numbers)
+        assert {n["phoneNumber"] for n in numbers} <= set(after)
+
+
+def test_concurrent_replays_of_one_fingerprint_buy_once(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        (number,), fingerprint = offers(client, 1)
+        before = active(client, LOCATION, TOKEN)
+        path = f"/phone-system/numbers/location/{LOCATION}/purchase"
+        body = body_for(number, fingerprint)
+        answers = in_parallel([lambda: client.post(path, json=body, headers=auth())] * 30)
+        assert {r.status_code for r in answers} == {201}
+        assert len({r.content for r in answers}) == 1
+        assert active(client, LOCATION, TOKEN) == [*before, number["phoneNumber"]]

@@ -1,0 +1,102 @@
+"""State in SQLite: it survives restarts and kill -9, and the file stays sound."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+import pytest
+
+from conftest import LOCATION, SEARCH_DEFAULTS, TOKEN, auth
+from mockserver import Sandbox
+from mockserver.sandbox import StateError
+from mockserver.sqlite_store import SqliteStore
+from mockserver.transport import SyncASGITransport
+
+
+def client_for(sandbox: Sandbox) -> httpx.Client:
+    return httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox")
+
+
+def buy_first(client: httpx.Client, location: str = LOCATION, token: str = TOKEN) -> tuple[dict, httpx.Response]:
+    found = client.get(f"/phone-system/numbers/location/{location}/available", params=SEARCH_DEFAULTS,
+                       headers=auth(token)).json()
+    number = found["numbers"][0]
+    body = {"phoneNumber": number["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
+            "numberType": "local", "paymentIntentId": "pi_1", "stripeAccountId": "acct_1", "paymentMethodId": "pm_1",
+            "locality": "", "region": "", "fingerprintId": found["fingerprintId"], "skipLocationKYC": False}
+    return body, client.post(f"/phone-system/numbers/location/{location}/purchase", json=body, headers=auth(token))
+
+
+def active(client: httpx.Client, location: str = LOCATION, token: str = TOKEN) -> list[str]:
+    response = client.get(f"/phone-system/numbers/location/{location}", params={"pageSize": 1000, "skipNumberPool": "false"},
+                          headers=auth(token))
+    return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
+
+
+def test_everything_survives_a_restart(tmp_path) -> None:
+    path = tmp_path / "state.db"
+    first = Sandbox(store=SqliteStore(path))
+    with client_for(first) as client:
+        body, bought = buy_first(client)
+        assert bought.status_code == 201
+        minted = client.post("/__admin/tokens", json={"locationId": "persisted-location"}).json()["token"]
+        client.post(f"/__admin/locations/{LOCATION}/pools", json={"name": "Kept", "numbers": 1})
+        before = active(client)
+    first.phone_system.store.close()
+
+    again = Sandbox(store=SqliteStore(path))
+    with client_for(again) as client:
+        assert active(client) == before and body["phoneNumber"] in before
+        replay = client.post(f"/phone-system/numbers/location/{LOCATION}/purchase", json=body, headers=auth())
+        assert replay.status_code == 201 and replay.content == bought.content  # idempotency records persist
+        assert client.get("/phone-system/numbers/location/persisted-location", headers=auth(minted)).status_code == 200
+        pools = client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).json()
+        assert [p["name"] for p in pools["numberPools"]] == ["Sales rotation", "Kept"]
+        found = client.get(f"/phone-system/numbers/location/{LOCATION}/available", params=SEARCH_DEFAULTS, headers=auth())
+        assert body["phoneNumber"] not in found.text  # still sold
+        client.post("/__admin/reset")
+        assert body["phoneNumber"] not in active(client)  # reset goes back to the scenario, on disk too
+
+
+def test_the_same_requests_give_the_same_bytes_in_memory_and_in_sqlite(tmp_path) -> None:
+    answers = []
+    for store in (None, SqliteStore(tmp_path / "state.db")):
+        with client_for(Sandbox(store=store)) as client:
+            _, bought = buy_first(client)
+            answers.append((bought.content, client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).content))
+    assert answers[0] == answers[1]
+
+
+def test_a_state_file_refuses_another_seed(tmp_path) -> None:
+    Sandbox(seed=1, store=SqliteStore(tmp_path / "state.db"))
+    with pytest.raises(StateError, match="seed 1"):
+        Sandbox(seed=2, store=SqliteStore(tmp_path / "state.db"))
+
+
+def test_a_loaded_scenario_is_the_one_a_restart_keeps(tmp_path) -> None:
+    path = tmp_path / "state.db"
+    with client_for(Sandbox(store=SqliteStore(path))) as client:
+        assert client.post("/__admin/scenario", json={"name": "other", "locations": [{"id": "otherLoc"}]}).status_code == 200
+    restarted = Sandbox(store=SqliteStore(path))
+    assert restarted.scenario.name == "other"
+
+
+def test_an_acknowledged_purchase_survives_kill_9(serve, tmp_path) -> None:
+    path = tmp_path / "state.db"
+    served = serve("--state", str(path))
+    with httpx.Client(base_url=served.base_url) as client:
+        bought_numbers = []
+        for _ in range(3):
+            body, bought = buy_first(client)
+            assert bought.status_code == 201
+            bought_numbers.append(body["phoneNumber"])
+    served.kill()  # kill -9, of the server and anything it started
+    served.process.wait(timeout=10)
+
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    restarted = serve("--state", str(path))
+    with httpx.Client(base_url=restarted.base_url) as client:
+        listed = active(client)
+    assert all(number in listed for number in bought_numbers)

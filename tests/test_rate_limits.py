@@ -1,0 +1,113 @@
+"""Rate limits like the real service: counted per app token and location, enforced only when asked."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conftest import AGENCY_TOKEN, LOCATION, TOKEN, UK_LOCATION, Api, auth
+from mockserver import RateLimitPolicy, Sandbox
+from mockserver.transport import SyncASGITransport
+
+
+def remaining(response: httpx.Response) -> int:
+    return int(response.headers["X-RateLimit-Remaining"])
+
+
+def test_counted_per_token_and_location(api: Api, http) -> None:
+    first, second = api.active(), api.active()
+    assert remaining(second) == remaining(first) - 1
+    other_token = http.post("/__admin/tokens", json={"locationId": LOCATION}).json()["token"]
+    assert remaining(api.active(token=other_token)) == 99  # another app: its own count
+    agency_here, agency_there = api.active(token=AGENCY_TOKEN), api.active(UK_LOCATION, AGENCY_TOKEN)
+    assert remaining(agency_here) == remaining(agency_there) == 99  # the same app on two locations: two counts
+    assert int(first.headers["X-RateLimit-Daily-Remaining"]) == 199_999
+
+
+def test_not_enforced_by_default(api: Api) -> None:
+    responses = [api.pools() for _ in range(120)]
+    assert {r.status_code for r in responses} == {200}
+    assert remaining(responses[-1]) == 0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def limited() -> tuple[httpx.Client, FakeClock]:
+    sandbox = Sandbox(rate_limits=RateLimitPolicy(enforce=True, burst=3, window_ms=2000, daily=5))
+    clock = FakeClock()
+    sandbox.rate_limiter._clock = clock
+    return httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox"), clock
+
+
+def test_past_the_burst_a_429_with_retry_after_in_the_error_shape(limited) -> None:
+    client, clock = limited
+    statuses = [client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    refused = client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth())
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "2" and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert refused.json() == {"statusCode": 429, "message": "Too many requests. Retry after 2 seconds.",
+                              "error": "Too Many Requests"}
+    clock.now += 2.0  # the window has passed
+    assert client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 200
+
+
+def test_past_the_daily_limit_429_until_tomorrow(limited) -> None:
+    client, clock = limited
+    for _ in range(5):
+        clock.now += 10
+        assert client.get(f"/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code == 200
+    clock.now += 10
+    refused = client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth())
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 2
+    assert refused.headers["X-RateLimit-Daily-Remaining"] == "0"
+
+
+def test_configured_through_the_admin_api_and_undone_by_reset(http, api: Api) -> None:
+    response = http.put("/__admin/rate-limits", json={"enforce": True, "burst": 2})
+    assert response.json() == {"enforce": True, "burst": 2, "windowMs": 10000, "daily": 200000}
+    assert [api.pools().status_code for _ in range(3)] == [200, 200, 429]
+    assert http.get("/__admin/rate-limits").json()["enforce"] is True
+    assert http.put("/__admin/rate-limits", json={"burst": 0, "speed": 1}).status_code == 400
+    http.post("/__admin/reset")
+    assert http.get("/__admin/rate-limits").json()["enforce"] is False
+    assert api.pools().status_code == 200
+
+
+def test_the_fixture_switch_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.lcphone(rate_limit={"burst": 2, "window_ms": 60000})
+def test_marker(lcphone):
+    statuses = [lcphone.client.get("/phone-system/number-pools", params={"locationId": lcphone.location_id}).status_code
+                for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+def test_helper(lcphone):
+    lcphone.rate_limits(burst=1)
+    first = lcphone.client.get("/phone-system/number-pools", params={"locationId": lcphone.location_id})
+    second = lcphone.client.get("/phone-system/number-pools", params={"locationId": lcphone.location_id})
+    assert (first.status_code, second.status_code) == (200, 429) and "Retry-After" in second.headers
+
+def test_next_test_is_not_throttled(lcphone):
+    assert all(lcphone.client.get("/phone-system/number-pools", params={"locationId": lcphone.location_id}).status_code == 200
+               for _ in range(5))
+''')
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_serve_enforces_with_the_cli_switch(serve) -> None:
+    served = serve("--rate-limit", "--rate-limit-burst", "2", "--rate-limit-window-ms", "60000")
+    assert any("rate limits  enforced" in line for line in served.banner)
+    with httpx.Client(base_url=served.base_url) as client:
+        statuses = [client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth(TOKEN)).status_code
+                    for _ in range(3)]
+    assert statuses == [200, 200, 429]
