@@ -3,12 +3,21 @@
 The catalog is immutable and a pure function of (seed, size): every worker and
 every reset rebuilds or reuses the same one. What has been sold is not kept
 here but in the sandbox's state, which search consults through `is_available`.
+
+It is built to scale to millions of numbers: each number is a small object
+(the fields a search filters on); the rest of its answer (friendly name,
+coordinates, postal code...) is derived when it is shown, from a random source
+seeded by the number itself. Searches walk indexes (numbers sorted by their
+digits, and by their digits reversed) and stop at the first page of results,
+so their cost does not grow with the inventory.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +30,19 @@ from .numbering import NUMBER_RANGES, Area, NumberRange
 
 DEFAULT_NUMBERS_PER_TYPE = 200
 SEARCH_LIMIT = 20
+BLOCK_DIGITS = 3  # numbers are drawn in blocks of 1,000 that phonenumbers has validated at both ends
 
 _TYPE_CHECK: dict[str, frozenset[int]] = {
     "local": frozenset({PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}),
     "mobile": frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}),
     "tollFree": frozenset({PhoneNumberType.TOLL_FREE}),
 }
+_SMS, _MMS, _VOICE, _BETA = 1, 2, 4, 8
+
+
+def _stream_seed(seed: int, *parts: str) -> int:
+    digest = hashlib.blake2b(":".join((str(seed), *parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +51,68 @@ class CatalogNumber:
     national: str  # digits of the national number, what search filters match
     country: str
     number_type: str  # local | tollFree | mobile
-    friendly_name: str
-    sms: bool
-    mms: bool
-    voice: bool
-    address_requirements: str
-    bundle_required: bool
-    available: dict[str, Any]  # the API's AvailableNumber, built once
+    flags: int  # capabilities and beta, as bits
+    area: Area
+    spec: NumberRange
+    seed: int
+
+    @property
+    def sms(self) -> bool:
+        return bool(self.flags & _SMS)
+
+    @property
+    def mms(self) -> bool:
+        return bool(self.flags & _MMS)
+
+    @property
+    def voice(self) -> bool:
+        return bool(self.flags & _VOICE)
+
+    @property
+    def address_requirements(self) -> str:
+        return self.spec.address_requirements
+
+    @property
+    def bundle_required(self) -> bool:
+        return self.spec.bundle_required
+
+    @property
+    def friendly_name(self) -> str:
+        return phonenumbers.format_number(phonenumbers.parse(self.phone_number), PhoneNumberFormat.NATIONAL)
+
+    @property
+    def available(self) -> dict[str, Any]:
+        """The API's AvailableNumber: place details drawn from a random source seeded by the number."""
+        area, country = self.area, self.country
+        rnd = random.Random(_stream_seed(self.seed, self.phone_number))
+        geographic = area.latitude is not None
+        return {
+            "phoneNumber": self.phone_number,
+            "friendlyName": self.friendly_name,
+            "isoCountry": country,
+            "lata": area.lata,
+            "locality": area.locality,
+            "rateCenter": area.rate_center,
+            "latitude": round(area.latitude + rnd.uniform(-0.05, 0.05), 6) if geographic else None,
+            "longitude": round(area.longitude + rnd.uniform(-0.05, 0.05), 6) if geographic else None,
+            "region": area.region,
+            "postalCode": _postal_code(rnd, area, country),
+            "addressRequirements": self.spec.address_requirements,
+            "beta": bool(self.flags & _BETA),
+            "capabilities": {"MMS": self.mms, "SMS": self.sms, "voice": self.voice},
+            "price": {"number_type": self.number_type, "price": self.spec.price, "price_unit": "USD"},
+        }
+
+
+def _postal_code(rnd: random.Random, area: Area, country: str) -> str | None:
+    if area.postal_range is not None:
+        width = 5 if country == "US" else 4
+        return f"{rnd.randint(*area.postal_range):0{width}d}"
+    if area.postal_template is not None:
+        letters = "ABCEGHJKLMNPRSTVWXYZ"
+        return "".join(rnd.choice(letters) if ch == "?" else str(rnd.randrange(10)) if ch == "#" else ch
+                       for ch in area.postal_template).upper()
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,26 +126,62 @@ class SearchQuery:
     mms: bool = False
     voice: bool = False
 
+    @property
+    def required_flags(self) -> int:
+        return (_SMS if self.sms else 0) | (_MMS if self.mms else 0) | (_VOICE if self.voice else 0)
+
     def matches(self, number: CatalogNumber) -> bool:
         national = number.national
+        required = self.required_flags
         return (
             number.number_type in self.number_types
             and national.startswith(self.first_part)
             and national.endswith(self.last_part)
             and self.anywhere in national
-            and (number.sms or not self.sms)
-            and (number.mms or not self.mms)
-            and (number.voice or not self.voice)
+            and number.flags & required == required
         )
+
+
+class CountryIndex:
+    """One country's numbers: in catalog order, by digits, and by digits reversed."""
+
+    def __init__(self, numbers: list[CatalogNumber]) -> None:
+        self.in_order = numbers
+        by_digits = sorted(numbers, key=lambda n: n.national)
+        self.digits = [n.national for n in by_digits]
+        self.by_digits = by_digits
+        by_suffix = sorted(numbers, key=lambda n: n.national[::-1])
+        self.suffixes = [n.national[::-1] for n in by_suffix]
+        self.by_suffix = by_suffix
+
+    def candidates(self, query: SearchQuery) -> Iterator[CatalogNumber]:
+        """Numbers that may match, from the narrowest index the query allows."""
+        if query.first_part:
+            start = bisect.bisect_left(self.digits, query.first_part)
+            for position in range(start, len(self.digits)):
+                if not self.digits[position].startswith(query.first_part):
+                    return
+                yield self.by_digits[position]
+        elif query.last_part:
+            suffix = query.last_part[::-1]
+            start = bisect.bisect_left(self.suffixes, suffix)
+            for position in range(start, len(self.suffixes)):
+                if not self.suffixes[position].startswith(suffix):
+                    return
+                yield self.by_suffix[position]
+        else:
+            yield from self.in_order
 
 
 class Catalog:
     def __init__(self, numbers: Iterable[CatalogNumber]) -> None:
         self.by_number: dict[str, CatalogNumber] = {}
-        self.by_country: dict[str, list[CatalogNumber]] = {}
+        by_country: dict[str, list[CatalogNumber]] = {}
         for number in numbers:
             self.by_number[number.phone_number] = number
-            self.by_country.setdefault(number.country, []).append(number)
+            by_country.setdefault(number.country, []).append(number)
+        self.by_country = by_country
+        self._indexes = {country: CountryIndex(numbers) for country, numbers in by_country.items()}
 
     def __len__(self) -> int:
         return len(self.by_number)
@@ -85,8 +192,11 @@ class Catalog:
     def search(
         self, query: SearchQuery, is_available: Callable[[str], bool], limit: int = SEARCH_LIMIT
     ) -> list[CatalogNumber]:
+        index = self._indexes.get(query.country)
+        if index is None:
+            return []
         found: list[CatalogNumber] = []
-        for number in self.by_country.get(query.country, ()):
+        for number in index.candidates(query):
             if query.matches(number) and is_available(number.phone_number):
                 found.append(number)
                 if len(found) == limit:
@@ -101,84 +211,68 @@ class Catalog:
         return self.search(query, is_available, limit=count)
 
 
-def _stream_seed(seed: int, *parts: str) -> int:
-    digest = hashlib.blake2b(":".join((str(seed), *parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
 def _is_plausible_nanp(national: str) -> bool:
     # Exchanges start 2-9; N11 service codes and the fictional 555 exchange are never sold.
     exchange = national[3:6]
     return exchange[0] not in "01" and exchange[1:] != "11" and exchange != "555"
 
 
-def _postal_code(fake: Faker, area: Area, country: str) -> str | None:
-    if area.postal_range is not None:
-        width = 5 if country == "US" else 4
-        return f"{fake.random_int(*area.postal_range):0{width}d}"
-    if area.postal_template is not None:
-        return fake.bothify(area.postal_template, letters="ABCEGHJKLMNPRSTVWXYZ").upper()
-    return None
+class _BlockChecker:
+    """Whether a block of 1,000 numbers is valid for a country and a type (phonenumbers decides, once per block)."""
+
+    def __init__(self, country: str, number_type: str) -> None:
+        self.country = country
+        self.calling_code = phonenumbers.country_code_for_region(country)
+        self.accepted = _TYPE_CHECK[number_type]
+        self.known: dict[str, bool] = {}
+
+    def valid(self, block: str) -> bool:
+        verdict = self.known.get(block)
+        if verdict is None:
+            verdict = all(self._valid_number(block + ends) for ends in ("0" * BLOCK_DIGITS, "9" * BLOCK_DIGITS))
+            self.known[block] = verdict
+        return verdict
+
+    def _valid_number(self, national: str) -> bool:
+        parsed = phonenumbers.parse(f"+{self.calling_code}{national}")
+        return (phonenumbers.is_valid_number_for_region(parsed, self.country)
+                and phonenumbers.number_type(parsed) in self.accepted)
 
 
-def _generate_numbers(
-    seed: int, country: str, number_type: str, spec: NumberRange, count: int, taken: set[str]
-) -> Iterator[CatalogNumber]:
-    fake = Faker("en_US")
+def _generate_numbers(fake: Faker, seed: int, country: str, number_type: str, spec: NumberRange, count: int,
+                      taken: set[str]) -> Iterator[CatalogNumber]:
     fake.seed_instance(_stream_seed(seed, country, number_type))
-    calling_code = phonenumbers.country_code_for_region(country)
-    accepted_types = _TYPE_CHECK[number_type]
-    made = 0
+    rnd = fake.random  # Faker's seeded source drives every draw
+    checker = _BlockChecker(country, number_type)
+    calling_code = checker.calling_code
+    nanp = calling_code == 1
+    # A block gives a few numbers (more in a large inventory), as carriers hand out ranges.
+    per_block = max(1, min(20, count // 200))
+    made = attempts = 0
     while made < count:
-        area: Area = fake.random_element(spec.areas)
-        national = area.prefix + fake.numerify("#" * (spec.national_length - len(area.prefix)))
-        if calling_code == 1 and not _is_plausible_nanp(national):
+        attempts += 1
+        if attempts > count * 50 + 1000:
+            raise RuntimeError(f"cannot draw {count} {number_type} numbers for {country}: its ranges are too small")
+        area: Area = rnd.choice(spec.areas)
+        free_digits = spec.national_length - len(area.prefix) - BLOCK_DIGITS
+        block = area.prefix + (f"{rnd.randrange(10 ** free_digits):0{free_digits}d}" if free_digits > 0 else "")
+        if nanp and not _is_plausible_nanp(block + "0" * BLOCK_DIGITS):
             continue
-        parsed = phonenumbers.parse(f"+{calling_code}{national}")
-        if not phonenumbers.is_valid_number_for_region(parsed, country):
+        if not checker.valid(block):
             continue
-        if phonenumbers.number_type(parsed) not in accepted_types:
-            continue
-        e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
-        if e164 in taken:
-            continue
-        taken.add(e164)
-        made += 1
-        rnd = fake.random
-        sms = rnd.random() < spec.sms
-        mms = sms and rnd.random() < spec.mms
-        voice = rnd.random() < spec.voice or not sms  # every number can do something
-        friendly = phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL)
-        geographic = area.latitude is not None
-        available = {
-            "phoneNumber": e164,
-            "friendlyName": friendly,
-            "isoCountry": country,
-            "lata": area.lata,
-            "locality": area.locality,
-            "rateCenter": area.rate_center,
-            "latitude": round(area.latitude + rnd.uniform(-0.05, 0.05), 6) if geographic else None,
-            "longitude": round(area.longitude + rnd.uniform(-0.05, 0.05), 6) if geographic else None,
-            "region": area.region,
-            "postalCode": _postal_code(fake, area, country),
-            "addressRequirements": spec.address_requirements,
-            "beta": rnd.random() < 0.02,
-            "capabilities": {"MMS": mms, "SMS": sms, "voice": voice},
-            "price": {"number_type": number_type, "price": spec.price, "price_unit": "USD"},
-        }
-        yield CatalogNumber(
-            phone_number=e164,
-            national=str(parsed.national_number),
-            country=country,
-            number_type=number_type,
-            friendly_name=friendly,
-            sms=sms,
-            mms=mms,
-            voice=voice,
-            address_requirements=spec.address_requirements,
-            bundle_required=spec.bundle_required,
-            available=available,
-        )
+        for _ in range(min(per_block, count - made)):
+            national = block + f"{rnd.randrange(10 ** BLOCK_DIGITS):0{BLOCK_DIGITS}d}"
+            e164 = f"+{calling_code}{national}"
+            if e164 in taken:
+                continue
+            taken.add(e164)
+            made += 1
+            sms = rnd.random() < spec.sms
+            mms = sms and rnd.random() < spec.mms
+            voice = rnd.random() < spec.voice or not sms  # every number can do something
+            beta = rnd.random() < 0.02
+            flags = (_SMS if sms else 0) | (_MMS if mms else 0) | (_VOICE if voice else 0) | (_BETA if beta else 0)
+            yield CatalogNumber(e164, national, country, number_type, flags, area, spec, seed)
 
 
 @functools.lru_cache(maxsize=8)
@@ -186,6 +280,7 @@ def build_catalog(seed: int, numbers_per_type: int = DEFAULT_NUMBERS_PER_TYPE) -
     """The inventory for a seed: `numbers_per_type` numbers for each (country, type)."""
     taken: set[str] = set()
     numbers: list[CatalogNumber] = []
+    fake = Faker("en_US")
     for (country, number_type), spec in NUMBER_RANGES.items():
-        numbers.extend(_generate_numbers(seed, country, number_type, spec, numbers_per_type, taken))
+        numbers.extend(_generate_numbers(fake, seed, country, number_type, spec, numbers_per_type, taken))
     return Catalog(numbers)
