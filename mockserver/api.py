@@ -11,9 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from urllib.parse import parse_qsl
 
 from . import errors
 from .contract import OperationSpec
@@ -22,7 +20,7 @@ from .errors import ApiError
 from .inventory import SearchQuery
 from .models import Location
 from .phone_system import ACTIVE_NUMBERS_MESSAGE, PURCHASE_MESSAGE, PhoneSystem
-from .rendering import query_text, envelope, json_response
+from .rendering import envelope, send_json
 from .request_validation import MAX_BODY_BYTES, CheckedRequest, OperationValidator, Violation
 
 if TYPE_CHECKING:
@@ -75,21 +73,39 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def parse_query(query_string: str) -> list[tuple[str, str]]:
+    """`parse_qsl(keep_blank_values=True)`, with a fast path for the common case of nothing to unescape."""
+    if "%" in query_string or "+" in query_string:
+        return parse_qsl(query_string, keep_blank_values=True)
+    pairs = []
+    for part in query_string.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
 class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(scope: dict[str, Any], receive, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refusing to buffer more than `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BodyTooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
 
 
@@ -118,7 +134,7 @@ def rejection_for(violations: list[Violation]) -> ApiError:
 
 
 class Gateway:
-    """Serves one operation of the contract."""
+    """Serves one operation of the contract, as a plain ASGI callable (the hot path skips Starlette)."""
 
     def __init__(self, sandbox: Sandbox, operation: OperationSpec, handler: Handler) -> None:
         self.sandbox = sandbox
@@ -126,24 +142,24 @@ class Gateway:
         self.handler = handler
         self.validator = OperationValidator(operation)
 
-    async def serve(self, request: Request) -> Response:
+    async def __call__(self, scope: dict[str, Any], receive, send, path_params: dict[str, str]) -> None:
         operation = self.operation
         sandbox = self.sandbox
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        query = parse_query(query_string)
         body = None
         too_large = False
         if operation.body_schema is not None:
             try:
-                body = await read_body(request)
+                body = await read_body(scope, receive)
             except BodyTooLarge:
                 too_large = True
-        headers = request.headers
-        checked = self.validator.check(
-            request.path_params, request.query_params.multi_items(), headers, body, headers.get("content-type")
-        )
+        checked = self.validator.check(path_params, query, headers, body, headers.get("content-type"))
         if too_large:
             pointer = operation.body_pointer or operation.pointer
             checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes", pointer, "size"))
-        location_id = request.path_params.get("locationId") or request.query_params.get("locationId") or ""
+        location_id = path_params.get("locationId") or next((v for k, v in query if k == "locationId"), "")
         limit_headers: dict[str, str] = {}
         drift = sandbox.drift
         try:
@@ -153,13 +169,15 @@ class Gateway:
         except ApiError as error:
             status, payload = error.status, error.to_body()
             limit_headers.update(error.headers)
+        except Exception as crash:
+            # A crash is a sandbox bug: answer 500 in the vendor's shape, and keep it for the test that caused it.
+            sandbox.crashes.append(crash)
+            status, payload = 500, errors.error_for_status(500, "Internal server error").to_body()
         if drift:
             status, payload = drift.transform(status, payload, limit_headers)
-        response = json_response(status, payload, limit_headers)
-        sandbox.journal.record(
-            request.method, request.scope['path'], query_text(request), operation.operation_id, status, checked.violations
-        )
-        return response
+        await send_json(send, status, payload, limit_headers)
+        sandbox.journal.record(scope["method"], scope["path"], query_string, operation.operation_id, status,
+                               checked.violations)
 
     @staticmethod
     async def _drift_before(drift: Drift) -> None:
@@ -195,9 +213,28 @@ class Gateway:
         return self.handler(system, location, checked)
 
 
-def api_routes(sandbox: Sandbox) -> list[Route]:
-    routes = []
-    for operation in sandbox.contract.operations.values():
-        gateway = Gateway(sandbox, operation, HANDLERS[operation.operation_id])
-        routes.append(Route(operation.path, endpoint=gateway.serve, methods=[operation.method], name=operation.operation_id))
-    return routes
+class ApiDispatcher:
+    """Sends each request of a contract operation to its gateway; anything else to `fallback` (the admin API, 404s).
+
+    A known path asked with another method gets 405 with Allow (DECISIONS.md, D23).
+    """
+
+    def __init__(self, sandbox: Sandbox, fallback, on_unrouted) -> None:
+        self.contract = sandbox.contract
+        self.fallback = fallback
+        self.on_unrouted = on_unrouted
+        self.gateways = {op.operation_id: Gateway(sandbox, op, HANDLERS[op.operation_id])
+                         for op in sandbox.contract.operations.values()}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            found = self.contract.match_with_path_params(scope["method"], scope["path"])
+            if found is not None:
+                operation, path_params = found
+                await self.gateways[operation.operation_id](scope, receive, send, path_params)
+                return
+            allowed = self.contract.methods_for(scope["path"])
+            if allowed:
+                await self.on_unrouted(scope, send, 405, {"Allow": ", ".join(allowed)})
+                return
+        await self.fallback(scope, receive, send)

@@ -1,4 +1,8 @@
-"""The Starlette application: the contract's operations, the admin API, and errors in the vendor's shape."""
+"""The ASGI application: the contract's operations on a fast path, the admin API on Starlette, faults around both.
+
+    FaultMiddleware -> ApiDispatcher -> a Gateway per operation (a crash there: 500 in the vendor's shape)
+                                     -> Starlette (admin API, unknown paths)
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from starlette.responses import Response
 
 from . import errors
 from .admin import ADMIN_PREFIX, admin_routes
-from .api import api_routes
+from .api import ApiDispatcher
+from .errors import ApiError
 from .faults import FaultMiddleware
-from .rendering import query_text, error_response
+from .rendering import error_response, send_json
 from .request_validation import route_violation
 
 if TYPE_CHECKING:
@@ -21,26 +26,32 @@ if TYPE_CHECKING:
 
 
 def create_app(sandbox: Sandbox) -> FaultMiddleware:
-    async def no_route(request: Request, exc: HTTPException) -> Response:
+    def route_error(method: str, path: str, query: bytes, status: int) -> ApiError:
         # An unknown path: 404 "Cannot METHOD /path", the NestJS wording. A known path with another
         # method: 405 with Allow, in the same shape (DECISIONS.md, D23).
-        path = request.scope['path']
-        status = exc.status_code if exc.status_code == 405 else 404
         if not path.startswith(ADMIN_PREFIX):
-            sandbox.journal.record(request.method, path, query_text(request), None, status, [route_violation(request.method, path)])
-        return error_response(errors.error_for_status(status, f"Cannot {request.method} {path}"), exc.headers)
+            sandbox.journal.record(method, path, query.decode("latin-1"), None, status, [route_violation(method, path)])
+        return errors.error_for_status(status, f"Cannot {method} {path}")
+
+    async def unrouted(scope, send, status: int, headers: dict[str, str]) -> None:
+        error = route_error(scope["method"], scope["path"], scope.get("query_string", b""), status)
+        await send_json(send, status, error.to_body(), headers)
+
+    async def no_route(request: Request, exc: HTTPException) -> Response:
+        status = 405 if exc.status_code == 405 else 404
+        scope = request.scope
+        return error_response(route_error(scope["method"], scope["path"], scope.get("query_string", b""), status),
+                              exc.headers)
 
     async def crash(request: Request, exc: Exception) -> Response:
         # A crash is a sandbox bug: answer in the vendor's shape and keep it for the test that caused it.
         sandbox.crashes.append(exc)
         return error_response(errors.error_for_status(500, "Internal server error"))
 
-    app = Starlette(
-        routes=[*api_routes(sandbox), *admin_routes(sandbox)],
-        exception_handlers={404: no_route, 405: no_route, Exception: crash},
-    )
-    app.state.sandbox = sandbox
+    admin = Starlette(routes=admin_routes(sandbox),
+                      exception_handlers={404: no_route, 405: no_route, Exception: crash})
+    admin.state.sandbox = sandbox
     # No redirects to the slash-less path: they are not in the contract (and Starlette's breaks on a
     # query string that is not UTF-8). A trailing slash is an unknown path.
-    app.router.redirect_slashes = False
-    return FaultMiddleware(app, sandbox.faults, sandbox.contract)
+    admin.router.redirect_slashes = False
+    return FaultMiddleware(ApiDispatcher(sandbox, admin, unrouted), sandbox.faults, sandbox.contract)

@@ -77,6 +77,14 @@ def _banner(base_url: str, location_id: str, token: str, seed: int, scenario: st
     ])
 
 
+def _loop_factory():
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def _serve_settings(args: argparse.Namespace):
     """The sandbox's settings from the command line (also what every worker process rebuilds it from)."""
     from .serving import ServeSettings, is_loopback
@@ -170,7 +178,9 @@ def _serve(args: argparse.Namespace) -> int:
         announcer.cancel()
 
     try:
-        asyncio.run(run())
+        # The event loop uvicorn would choose (uvloop when installed): `asyncio.run` would not.
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(run())
     except KeyboardInterrupt:
         pass  # uvicorn shut down gracefully, then re-raised the signal for us to end quietly
     if not server.started:

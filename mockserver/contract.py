@@ -194,6 +194,10 @@ class Contract:
                     return operation, matched.groupdict()
         return None
 
+    def methods_for(self, path: str) -> list[str]:
+        """The methods the contract serves on a concrete path (empty for an unknown path)."""
+        return [operation.method for operation, pattern in self._patterns if pattern.fullmatch(path)]
+
     @functools.cached_property
     def _patterns(self) -> list[tuple[OperationSpec, re.Pattern[str]]]:
         def compile_template(template: str) -> re.Pattern[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 # mode -> what it does (shown by `lcphone serve --help`)
 DRIFT_MODES: dict[str, str] = {
     "legacy-names": "answer the pre-v3 names isUnderGhl and under_ghl_account",
@@ -30,6 +32,11 @@ _STRINGIFIED = {"total", "pageSize", "page", "underLcAccount", "isUnderLc", "pri
 
 class DriftError(ValueError):
     pass
+
+
+def _plain(value: Any) -> Any:
+    """A payload without pre-serialized parts (orjson fragments), so that drift can reach into every object."""
+    return orjson.loads(orjson.dumps(value))
 
 
 def _rename(value: Any, names: dict[str, str]) -> Any:
@@ -93,6 +100,7 @@ class Drift:
         return 503 if self._served % every == 0 else None
 
     def transform(self, status: int, payload: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        payload = _plain(payload)
         if "no-envelope" in self.modes and isinstance(payload, dict) and payload.get("status") == "success":
             payload = payload["data"]
         if "legacy-names" in self.modes:

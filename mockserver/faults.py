@@ -173,9 +173,10 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/__admin"):
             await self.app(scope, receive, send)
             return
-        operation = self.contract.match(scope["method"], scope["path"])
-        operation_id = operation.operation_id if operation else "*"
-        rule = self._from_header(scope) or (self.book.draw(operation_id) if self.book.rules else None)
+        rule = self._from_header(scope)
+        if rule is None and self.book.rules:
+            operation = self.contract.match(scope["method"], scope["path"])
+            rule = self.book.draw(operation.operation_id if operation else "*")
         if rule is None:
             await self.app(scope, receive, send)
             return

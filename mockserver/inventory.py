@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
@@ -182,6 +183,8 @@ class Catalog:
             by_country.setdefault(number.country, []).append(number)
         self.by_country = by_country
         self._indexes = {country: CountryIndex(numbers) for country, numbers in by_country.items()}
+        # A number's AvailableNumber, serialized once: shown often, never changed (bounded: inventories are large).
+        self.available_fragment = functools.lru_cache(maxsize=100_000)(self._serialized)
 
     def __len__(self) -> int:
         return len(self.by_number)
@@ -195,13 +198,23 @@ class Catalog:
         index = self._indexes.get(query.country)
         if index is None:
             return []
+        # query.matches, inlined: this loop is the hot path of every search
+        types, first, last, anywhere = query.number_types, query.first_part, query.last_part, query.anywhere
+        required = query.required_flags
         found: list[CatalogNumber] = []
         for number in index.candidates(query):
-            if query.matches(number) and is_available(number.phone_number):
+            national = number.national
+            if (number.number_type in types and number.flags & required == required
+                    and (not last or national.endswith(last)) and (not anywhere or anywhere in national)
+                    and (not first or national.startswith(first)) and is_available(number.phone_number)):
                 found.append(number)
                 if len(found) == limit:
                     break
         return found
+
+    @staticmethod
+    def _serialized(number: CatalogNumber) -> orjson.Fragment:
+        return orjson.Fragment(orjson.dumps(number.available))
 
     def draw(
         self, country: str, number_type: str, count: int, is_available: Callable[[str], bool]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import orjson
 
 ALL_SCOPES: tuple[str, ...] = ("phonenumbers.read", "phonenumbers.write", "numberpools.read")
 
@@ -74,6 +77,11 @@ class ActiveNumber:
             "dateUpdated": self.date_added,
             "origin": self.origin,
         }
+
+    @functools.cached_property
+    def api_fragment(self) -> orjson.Fragment:
+        """The record, serialized once (numbers do not change once added): listing pages join these."""
+        return orjson.Fragment(orjson.dumps(self.to_api()))
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)

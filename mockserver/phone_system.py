@@ -284,7 +284,7 @@ class PhoneSystem:
         with self.store.transaction():
             found = self.catalog.search(query, self.is_available)
             fingerprint = self.ids.uuid("fingerprint", self.store.next_sequence("fingerprint"))
-        return {"numbers": [number.available for number in found], "fingerprintId": fingerprint}
+        return {"numbers": [self.catalog.available_fragment(number) for number in found], "fingerprintId": fingerprint}
 
     def purchase(self, location: Location, request: dict[str, Any]) -> dict[str, Any]:
         """Buys a number; the answer is the envelope's `data`. Idempotent per fingerprintId."""
@@ -342,19 +342,19 @@ class PhoneSystem:
                        skip_number_pool: bool = True, include_rcs_sender_ids: bool = False) -> dict[str, Any]:
         self._require_phone_system(location)
         with self.store.transaction():
+            # Stores keep a location's numbers in the order they were added: dateAdded order (D12).
             numbers = self.store.active_numbers(location.id)
             pooled = {n for pool in self.store.pools(location.id) for n in pool.numbers} if skip_number_pool else set()
-        numbers.sort(key=lambda n: (n.date_added, n.phone_number))
         wanted = search_filter.strip().lower()
         digits = "".join(ch for ch in wanted if ch.isdigit())
-        listed = [
+        listed = numbers if not (pooled or wanted) else [
             n for n in numbers
             if n.phone_number not in pooled
             and (not wanted or (digits and digits in n.phone_number) or wanted in n.friendly_name.lower())
         ]
         start = page * page_size
         data: dict[str, Any] = {
-            "numbers": [n.to_api() for n in listed[start:start + page_size]],
+            "numbers": [n.api_fragment for n in listed[start:start + page_size]],
             "isUnderLc": location.is_under_lc,
             "pageSize": page_size,
             "page": page,

@@ -8,7 +8,7 @@ the contract location of the rule broken.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,12 +97,62 @@ def _coerce_scalar(raw: str, kind: str) -> Any:
     return raw
 
 
+_FAST_KEYWORDS = {"type", "minimum", "maximum", "enum", "pattern", "maxLength", "minLength", "default",
+                  "description", "examples", "items", "minItems", "maxItems"}
+_PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+
+
+def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
+    """A quick yes-or-no for the simple schemas parameters use; jsonschema runs only to explain a "no".
+
+    The rules are the schema's own (read here, not re-typed); a schema with any other keyword gets None.
+    """
+    if not isinstance(schema, dict) or set(schema) - _FAST_KEYWORDS or schema.get("type") not in _PYTHON_TYPES:
+        return None
+    kind = _PYTHON_TYPES[schema["type"]]
+    minimum, maximum = schema.get("minimum"), schema.get("maximum")
+    enum = frozenset(schema["enum"]) if "enum" in schema else None
+    pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
+    min_length, max_length = schema.get("minLength", 0), schema.get("maxLength")
+    item_check = fast_check(schema["items"]) if "items" in schema else None
+    if "items" in schema and item_check is None:
+        return None
+    min_items, max_items = schema.get("minItems", 0), schema.get("maxItems")
+
+    def check(value: Any) -> bool:
+        if type(value) is not kind:  # bool is not an int here, as in JSON Schema
+            return False
+        if enum is not None and value not in enum:
+            return False
+        if kind is int:
+            return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+        if kind is str:
+            return (len(value) >= min_length and (max_length is None or len(value) <= max_length)
+                    and (pattern is None or pattern.search(value) is not None))
+        if kind is list:
+            return (len(value) >= min_items and (max_items is None or len(value) <= max_items)
+                    and (item_check is None or all(map(item_check, value))))
+        return True
+
+    return check
+
+
 class OperationValidator:
     """Validators for one operation, compiled once."""
 
     def __init__(self, operation: OperationSpec) -> None:
         self.operation = operation
         self._parameters = [(p, _validator(p.schema)) for p in operation.parameters]
+        self._fast = {p.name: fast_check(p.schema) for p in operation.parameters}
+        # Per parameter, what `check` needs on every request, worked out once.
+        self._plan = [
+            (p, validator, self._fast[p.name], p.location, p.name.lower(),
+             p.name if p.location != "header" else f"header {p.name}",
+             p.schema.get("default") if isinstance(p.schema, dict) else None,
+             isinstance(p.schema, dict) and "default" in p.schema,
+             p.type)
+            for p, validator in self._parameters
+        ]
         self._body = _validator(operation.body_schema) if operation.body_schema is not None else None
 
     def _parameter_value(self, parameter: ParameterSpec, raws: Sequence[str]) -> tuple[Any, Violation | None]:
@@ -143,26 +193,33 @@ class OperationValidator:
         query_values: dict[str, list[str]] = {}
         for name, value in query:
             query_values.setdefault(name, []).append(value)
-        for parameter, validator in self._parameters:
-            if parameter.location == "query":
-                raws = query_values.get(parameter.name)
-            elif parameter.location == "path":
-                raws = [path_params[parameter.name]] if parameter.name in path_params else None
+        params = checked.params
+        for parameter, validator, fast, location, header_key, label, default, has_default, kind in self._plan:
+            name = parameter.name
+            if location == "query":
+                raws = query_values.get(name)
+            elif location == "path":
+                raws = [path_params[name]] if name in path_params else None
             else:
-                raws = [headers[parameter.name.lower()]] if parameter.name.lower() in headers else None
-            label = parameter.name if parameter.location != "header" else f"header {parameter.name}"
+                raws = [headers[header_key]] if header_key in headers else None
             if raws is None:
                 if parameter.required:
                     violations.append(Violation(label, f"{parameter.label} is required", parameter.pointer, "required"))
-                elif isinstance(parameter.schema, dict) and "default" in parameter.schema:
-                    checked.params[parameter.name] = parameter.schema["default"]
+                elif has_default:
+                    params[name] = default
                 continue
-            value, problem = self._parameter_value(parameter, raws)
+            if len(raws) == 1 and kind == "string":
+                value, problem = raws[0], None
+            else:
+                value, problem = self._parameter_value(parameter, raws)
             if problem is not None:
                 violations.append(problem)
                 continue
-            if value == "" and not parameter.allow_empty and parameter.location == "query" and parameter.type != "string":
+            if value == "" and not parameter.allow_empty and location == "query" and kind != "string":
                 violations.append(Violation(label, "must not be empty", parameter.pointer, "empty"))
+                continue
+            if fast is not None and fast(value):
+                params[name] = value
                 continue
             problems = _schema_violations(validator, value, label, parameter.pointer, nested=False)
             violations.extend(problems)
