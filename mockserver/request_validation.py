@@ -155,9 +155,9 @@ class OperationValidator:
         ]
         self._body = _validator(operation.body_schema) if operation.body_schema is not None else None
 
-    def _parameter_value(self, parameter: ParameterSpec, raws: Sequence[str]) -> tuple[Any, Violation | None]:
+    def _parameter_value(self, parameter: ParameterSpec, raws: Sequence[str], kind: str) -> tuple[Any, Violation | None]:
         schema = parameter.schema if isinstance(parameter.schema, dict) else {}
-        if parameter.type == "array":
+        if kind == "array":
             item_type = schema.get("items", {}).get("type", "string")
             if parameter.explode:
                 parts = list(raws)
@@ -168,7 +168,7 @@ class OperationValidator:
             return [_coerce_scalar(part, item_type) for part in parts], None
         if len(raws) > 1:
             return None, Violation(parameter.name, "must be sent once", parameter.pointer, "duplicate")
-        return _coerce_scalar(raws[0], parameter.type), None
+        return _coerce_scalar(raws[0], kind), None
 
     def check(
         self,
@@ -211,7 +211,7 @@ class OperationValidator:
             if len(raws) == 1 and kind == "string":
                 value, problem = raws[0], None
             else:
-                value, problem = self._parameter_value(parameter, raws)
+                value, problem = self._parameter_value(parameter, raws, kind)
             if problem is not None:
                 violations.append(problem)
                 continue
