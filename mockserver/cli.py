@@ -13,6 +13,7 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from .drift import DRIFT_MODES
+from .inventory import DEFAULT_NUMBERS_PER_TYPE
 from .sandbox import DEFAULT_SEED
 
 DESCRIPTION = "lcphone: a contract-testing sandbox for the LC Phone API v3."
@@ -34,6 +35,9 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
                        help=f"seed of the generated inventory and ids (default: {DEFAULT_SEED})")
     serve.add_argument("--scenario", metavar="FILE",
                        help="scenario YAML file, or the name of a shipped one (default: the 'default' scenario)")
+    serve.add_argument("--inventory", type=int, default=DEFAULT_NUMBERS_PER_TYPE, metavar="N",
+                       help=f"numbers per country and type in the inventory (default {DEFAULT_NUMBERS_PER_TYPE}; "
+                            "12 kinds in all)")
     serve.add_argument("--state", metavar="PATH",
                        help="keep all state in this SQLite file: it survives restarts and is shared by --workers")
     serve.add_argument("--workers", type=int, default=1,
@@ -98,6 +102,7 @@ def _serve_settings(args: argparse.Namespace):
         state = str(Path(tempfile.mkdtemp(prefix="lcphone-")) / "state.db")
     settings = ServeSettings(
         seed=args.seed, scenario=args.scenario, state=state, drift=tuple(args.drift), faults=tuple(args.fault),
+        numbers_per_type=args.inventory,
         rate_limit={"enforce": args.rate_limit, "burst": args.rate_limit_burst, "window_ms": args.rate_limit_window_ms,
                     "daily": args.rate_limit_daily},
         admin_key=admin_key,
@@ -114,8 +119,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .scenario import ScenarioError
     from .serving import SETTINGS_VARIABLE, build_sandbox
 
-    if args.workers < 1:
-        print("lcphone serve: --workers must be 1 or more", file=sys.stderr)
+    if args.workers < 1 or args.inventory < 1:
+        print("lcphone serve: --workers and --inventory must be 1 or more", file=sys.stderr)
         return 2
     settings, generated_key = _serve_settings(args)
     try:

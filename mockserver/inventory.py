@@ -183,8 +183,7 @@ class Catalog:
             by_country.setdefault(number.country, []).append(number)
         self.by_country = by_country
         self._indexes = {country: CountryIndex(numbers) for country, numbers in by_country.items()}
-        # A number's AvailableNumber, serialized once: shown often, never changed (bounded: inventories are large).
-        self.available_fragment = functools.lru_cache(maxsize=100_000)(self._serialized)
+        self._shown: dict[str, orjson.Fragment] = {}
 
     def __len__(self) -> int:
         return len(self.by_number)
@@ -212,9 +211,14 @@ class Catalog:
                     break
         return found
 
-    @staticmethod
-    def _serialized(number: CatalogNumber) -> orjson.Fragment:
-        return orjson.Fragment(orjson.dumps(number.available))
+    def available_fragment(self, number: CatalogNumber) -> orjson.Fragment:
+        """A number's AvailableNumber, serialized once: shown often, never changed."""
+        fragment = self._shown.get(number.phone_number)
+        if fragment is None:
+            if len(self._shown) >= 100_000:  # bounded: inventories can hold millions of numbers
+                self._shown.clear()
+            fragment = self._shown[number.phone_number] = orjson.Fragment(orjson.dumps(number.available))
+        return fragment
 
     def draw(
         self, country: str, number_type: str, count: int, is_available: Callable[[str], bool]

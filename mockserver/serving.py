@@ -25,6 +25,7 @@ class ServeSettings:
     faults: tuple[str, ...] = ()
     rate_limit: dict[str, int | bool] = field(default_factory=dict)  # RateLimitPolicy fields
     admin_key: str | None = None
+    numbers_per_type: int = 200
 
     def to_environment(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -47,6 +48,7 @@ def build_sandbox(settings: ServeSettings):
     return Sandbox(
         seed=settings.seed, scenario=settings.scenario, store=store, drift=settings.drift, faults=settings.faults,
         rate_limits=RateLimitPolicy(**settings.rate_limit), admin_key=settings.admin_key,
+        numbers_per_type=settings.numbers_per_type,
     )
 
 
