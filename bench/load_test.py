@@ -20,8 +20,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _serve import Served  # noqa: E402
+from mockserver.serve_process import ServeProcess
 
 SEARCH = {"firstPart": "", "lastPart": "", "anywhere": "", "numberTypes": "local,mobile,tollFree",
           "smsEnabled": "false", "mmsEnabled": "false", "voiceEnabled": "false"}
@@ -105,7 +104,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, Served("--state", str(Path(tmp) / "state.db"),
+    with tempfile.TemporaryDirectory() as tmp, ServeProcess("--state", str(Path(tmp) / "state.db"),
                                                        "--workers", str(args.workers)) as served:
         time.sleep(0.5)  # let the workers come up before the clock starts
         result = asyncio.run(run(served.base_url, args.requests, args.clients, args.seed))

@@ -30,10 +30,11 @@ from pathlib import Path
 
 import httpx
 
+from mockserver.serve_process import ServeProcess
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from _serve import Served  # noqa: E402
 
 TOKEN = "pit-bench-token-000001"
 LOCATION = "benchLocation"
@@ -145,7 +146,7 @@ def throughput(seconds: int) -> None:
     prism = ensure_prism()
     results: dict[tuple[str, str], dict[str, float]] = {}
     sizes: dict[str, int] = {}
-    with Served("--scenario", str(HERE / "bench-scenario.yaml"), "--inventory", "5000") as served:
+    with ServeProcess("--scenario", str(HERE / "bench-scenario.yaml"), "--inventory", "5000") as served:
         for name, path in (("list active numbers", LIST), ("search", SEARCH)):
             sizes[name] = len(httpx.get(served.base_url + path, headers={"Authorization": f"Bearer {TOKEN}",
                                                                           "Version": "v3"}).content)
@@ -304,7 +305,7 @@ def scale(sizes: list[int]) -> None:
         row["purchase"] = median_us(lambda: system.purchase(location, next(bodies)), 150)
         figures[size] = row
         lines.append([f"{len(catalog):,} numbers", f"{build_seconds:.1f}"] + [f"{v:.0f}" for v in row.values()])
-        del sandbox, system, location, catalog
+        sandbox = system = location = catalog = None  # free this size before building the next
         build_catalog.cache_clear()
     table(["inventory", "build s", *[f"{k} (us)" for k in figures[sizes[0]]]], lines)
     small, large = figures[sizes[0]], figures[sizes[-1]]
@@ -344,9 +345,8 @@ def suites(examples: int) -> None:
         started = time.perf_counter()
         subprocess.run(command, env=env, cwd=tmp, capture_output=True)
         in_process = time.perf_counter() - started
-        with Served() as served:
-            location = next(l.split()[-1] for l in served.banner if "location id" in l)
-            token = next(l.split()[-1] for l in served.banner if l.strip().startswith("token"))
+        with ServeProcess() as served:
+            location, token = served.value("location id"), served.value("token")
             started = time.perf_counter()
             subprocess.run([*command, "--lcphone-base-url", served.base_url, "--lcphone-token", token,
                             "--lcphone-location", location, "--lcphone-allow-purchase"], env=env, cwd=tmp,

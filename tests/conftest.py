@@ -3,12 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +12,7 @@ import pytest
 from mockserver import Sandbox
 from mockserver.contract import load as load_contract
 from mockserver.response_validation import check_response
+from mockserver.serve_process import ServeProcess
 from mockserver.transport import SyncASGITransport
 
 pytest_plugins = ["pytester"]
@@ -140,62 +135,16 @@ def api(http: httpx.Client) -> Api:
     return Api(http)
 
 
-class ServedSandbox:
-    """`lcphone serve` in its own process, as a user starts it."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,  # its own process group: workers included, it can be stopped whole
-        )
-        self.banner: list[str] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.banner.append(line.rstrip("\n"))
-            if line.startswith("Press Ctrl-C"):
-                return
-        self.process.kill()
-        raise AssertionError(f"lcphone serve did not start: {self.banner} {self.process.stderr.read()}")
-
-    def value(self, label: str) -> str:
-        return next(re.split(r"\s{2,}", line.strip(), maxsplit=1)[1] for line in self.banner if line.strip().startswith(label))
-
-    @property
-    def base_url(self) -> str:
-        return self.value("base URL")
-
-    def stop(self) -> tuple[int, str, str]:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # as Ctrl-C
-        try:
-            out, err = self.process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            out, err = self.process.communicate()
-        return self.process.returncode, out, err
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group (a killed supervisor would leave its workers behind)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 @pytest.fixture
-def serve() -> Iterator[Callable[..., ServedSandbox]]:
+def serve() -> Iterator[Callable[..., ServeProcess]]:
     """Starts `lcphone serve --port 0 ARGS...` in a separate process; stopped after the test."""
-    started: list[ServedSandbox] = []
+    started: list[ServeProcess] = []
 
-    def start(*args: str) -> ServedSandbox:
-        started.append(ServedSandbox(*args))
+    def start(*args: str) -> ServeProcess:
+        started.append(ServeProcess(*args))
         return started[-1]
 
     yield start
-    for sandbox in started:
-        sandbox.kill()
-        sandbox.process.communicate()
+    for process in started:
+        process.kill()
+        process.process.communicate()

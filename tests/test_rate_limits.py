@@ -63,7 +63,7 @@ def test_past_the_daily_limit_429_until_tomorrow(limited) -> None:
     client, clock = limited
     for _ in range(5):
         clock.now += 10
-        assert client.get(f"/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code == 200
+        assert client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code == 200
     clock.now += 10
     refused = client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth())
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, precondition, rule
 
 COUNTRIES = ("US", "CA", "GB", "AU")
 NUMBER_TYPES = ("local", "tollFree", "mobile")
