@@ -9,6 +9,21 @@ from mockserver.server_thread import SandboxServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
+# The test files below are run by pytester; this helper is pasted into those that buy.
+BUY_FIRST = '''
+def buy_first(lcphone):
+    """Searches US local numbers and buys the first one found; returns the purchase answer."""
+    client = lcphone.client
+    found = client.get(f"/phone-system/numbers/location/{lcphone.location_id}/available", params=dict(
+        firstPart="", lastPart="", anywhere="", numberTypes="local", smsEnabled="false", mmsEnabled="false",
+        voiceEnabled="false", countryCode="US")).json()
+    number = found["numbers"][0]
+    body = {"phoneNumber": number["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
+            "numberType": "local", "paymentIntentId": "pi_1", "stripeAccountId": "acct_1", "paymentMethodId": "pm_1",
+            "locality": "", "region": "", "fingerprintId": found["fingerprintId"], "skipLocationKYC": False}
+    return client.post(f"/phone-system/numbers/location/{lcphone.location_id}/purchase", json=body)
+'''
+
 CLIENT_TESTS = '''
 import httpx
 import pytest
@@ -92,17 +107,7 @@ def test_conformance_can_be_switched_off_for_a_run(pytester: pytest.Pytester) ->
 def test_each_test_starts_from_the_scenario(pytester: pytest.Pytester) -> None:
     pytester.makepyfile('''
 import pytest
-
-def buy_first(lcphone):
-    client = lcphone.client
-    found = client.get(f"/phone-system/numbers/location/{lcphone.location_id}/available", params=dict(
-        firstPart="", lastPart="", anywhere="", numberTypes="local", smsEnabled="false", mmsEnabled="false",
-        voiceEnabled="false", countryCode="US")).json()
-    number = found["numbers"][0]
-    body = {"phoneNumber": number["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
-            "numberType": "local", "paymentIntentId": "pi_1", "stripeAccountId": "acct_1", "paymentMethodId": "pm_1",
-            "locality": "", "region": "", "fingerprintId": found["fingerprintId"], "skipLocationKYC": False}
-    return client.post(f"/phone-system/numbers/location/{lcphone.location_id}/purchase", json=body)
+''' + BUY_FIRST + '''
 
 @pytest.mark.parametrize("attempt", range(6))
 def test_the_same_number_can_be_bought_in_every_test(lcphone, attempt):
@@ -191,6 +196,7 @@ def test_each_worker_has_its_own_sandbox(lcphone_server, lcphone, n):
 
 REMOTE_TESTS = '''
 import pytest
+''' + BUY_FIRST + '''
 
 def test_reads_work(lcphone):
     assert lcphone.remote
@@ -198,15 +204,8 @@ def test_reads_work(lcphone):
     assert response.status_code == 200
 
 def test_purchase(lcphone):
-    found = lcphone.client.get(f"/phone-system/numbers/location/{lcphone.location_id}/available", params=dict(
-        firstPart="", lastPart="", anywhere="", numberTypes="local", smsEnabled="false", mmsEnabled="false",
-        voiceEnabled="false", countryCode="US")).json()
-    number = found["numbers"][0]
-    body = {"phoneNumber": number["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
-            "numberType": "local", "paymentIntentId": "pi_1", "stripeAccountId": "acct_1", "paymentMethodId": "pm_1",
-            "locality": "", "region": "", "fingerprintId": found["fingerprintId"], "skipLocationKYC": False}
     try:
-        response = lcphone.client.post(f"/phone-system/numbers/location/{lcphone.location_id}/purchase", json=body)
+        response = buy_first(lcphone)
     except Exception:
         return  # a client that swallows the refusal: the test must still fail
     assert response.status_code == 201
