@@ -154,15 +154,27 @@ class CountryIndex:
         by_suffix = sorted(numbers, key=lambda n: n.national[::-1])
         self.suffixes = [n.national[::-1] for n in by_suffix]
         self.by_suffix = by_suffix
+        # By last digit, then by digits: a query with both a beginning and an end reads only numbers with both.
+        self.by_last_digit: dict[str, tuple[list[str], list[CatalogNumber]]] = {}
+        for number in by_digits:
+            bucket = self.by_last_digit.setdefault(number.national[-1], ([], []))
+            bucket[0].append(number.national)
+            bucket[1].append(number)
+
+    @staticmethod
+    def _with_prefix(digits: list[str], numbers: list[CatalogNumber], prefix: str) -> Iterator[CatalogNumber]:
+        for position in range(bisect.bisect_left(digits, prefix), len(digits)):
+            if not digits[position].startswith(prefix):
+                return
+            yield numbers[position]
 
     def candidates(self, query: SearchQuery) -> Iterator[CatalogNumber]:
         """Numbers that may match, from the narrowest index the query allows."""
-        if query.first_part:
-            start = bisect.bisect_left(self.digits, query.first_part)
-            for position in range(start, len(self.digits)):
-                if not self.digits[position].startswith(query.first_part):
-                    return
-                yield self.by_digits[position]
+        if query.first_part and query.last_part:
+            digits, numbers = self.by_last_digit.get(query.last_part[-1], ([], []))
+            yield from self._with_prefix(digits, numbers, query.first_part)
+        elif query.first_part:
+            yield from self._with_prefix(self.digits, self.by_digits, query.first_part)
         elif query.last_part:
             suffix = query.last_part[::-1]
             start = bisect.bisect_left(self.suffixes, suffix)
