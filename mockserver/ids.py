@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import string
-import uuid
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
@@ -26,7 +25,12 @@ class IdFactory:
         return self._digest(kind, n, (length + 1) // 2).hex()[:length]
 
     def uuid(self, kind: str, n: int) -> str:
-        return str(uuid.UUID(bytes=self._digest(kind, n, 16), version=4))
+        """A version-4 UUID string (what `uuid.UUID(bytes=..., version=4)` gives, without building the object)."""
+        raw = bytearray(self._digest(kind, n, 16))
+        raw[6] = (raw[6] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def alphanumeric(self, kind: str, n: int, length: int = 20) -> str:
         digest = self._digest(kind, n, 64)

@@ -55,3 +55,15 @@ def test_reset_replays_the_same_bytes() -> None:
         first = run()
         client.post("/__admin/reset")
         assert run() == first
+
+
+def test_fingerprints_are_version_4_uuids() -> None:
+    import uuid
+
+    from mockserver.ids import IdFactory
+
+    ids = IdFactory(5)
+    for n in range(500):
+        value = ids.uuid("fingerprint", n)
+        assert str(uuid.UUID(value)) == value and uuid.UUID(value).version == 4
+        assert value == str(uuid.UUID(bytes=ids._digest("fingerprint", n, 16), version=4))
