@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -61,8 +61,7 @@ class FaultRule:
     hits: int = 0
 
     def to_api(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {"id": data["id"], "operationId": self.operation_id, "latencyMs": self.latency_ms, "status": self.status,
+        return {"id": self.id, "operationId": self.operation_id, "latencyMs": self.latency_ms, "status": self.status,
                 "drop": self.drop, "truncate": self.truncate, "times": self.times, "ratio": self.ratio,
                 "hits": self.hits}
 

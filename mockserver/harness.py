@@ -72,7 +72,7 @@ class LocalTarget:
 
     @property
     def base_url(self) -> str:
-        return self.server.start() if not self.server.running else self.server.base_url
+        return self.server.start()
 
     @property
     def app(self):

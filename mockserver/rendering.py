@@ -24,11 +24,6 @@ def envelope(data: dict[str, Any], message: str, status: int) -> dict[str, Any]:
     return {"status": "success", "data": data, "message": message, "statusCode": status}
 
 
-def query_text(request) -> str:
-    """The raw query string, whatever bytes it holds (Starlette's URL would fail on bytes that are not UTF-8)."""
-    return request.scope.get("query_string", b"").decode("latin-1")
-
-
 async def send_json(send, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
     """A JSON answer straight onto an ASGI `send`, for the hot path that skips Starlette."""
     body = orjson.dumps(payload)

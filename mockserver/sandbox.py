@@ -6,6 +6,8 @@ The same object serves in-process (httpx's ASGI transport), on a socket
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 from . import contract as contract_module
@@ -74,7 +76,7 @@ class Sandbox:
         self.rate_limiter.configure(self._initial_rate_limits)
         self.faults.clear()
         for rule in self._initial_faults:
-            self.faults.add(FaultRule(**{k: v for k, v in vars(rule).items() if k not in ("id", "hits")}))
+            self.faults.add(dataclasses.replace(rule, hits=0))  # add() gives the copy its own id
 
     @property
     def scenario(self) -> Scenario:

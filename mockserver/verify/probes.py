@@ -179,13 +179,10 @@ def generated(operation: OperationSpec, builder: ProbeBuilder, count: int) -> li
         for container in (case.path_parameters, case.query, case.headers):
             for name, value in (container or {}).items():
                 if name in by_name:
-                    values[name] = (by_name[name], self_location(builder, name, value))
+                    # generated requests act on the target's location (another one would only earn a 403)
+                    values[name] = (by_name[name], builder.location_id if name == "locationId" else value)
         probes.append(builder.probe(operation, f"generated #{len(probes) + 1}", values, body=case.body if operation.body_schema else None))
 
     collect()
     return probes[:count]
 
-
-def self_location(builder: ProbeBuilder, name: str, value: Any) -> Any:
-    """Generated requests act on the target's location (another one would only earn a 403)."""
-    return builder.location_id if name == "locationId" else value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,6 +223,3 @@ def verify(options: VerifyOptions, progress: Progress | None = None,
            transport: httpx.BaseTransport | None = None) -> VerifyResult:
     return Verifier(options, progress, transport=transport).run()
 
-
-def status_counts(result: VerifyResult) -> Counter[int | None]:
-    return Counter(e.status for e in result.exchanges)
