@@ -15,7 +15,7 @@ DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 
 
 class LcPhoneError(Exception):
-    """The API refused a request; `messages` is what it said, one string per problem."""
+    """The API refused a request; `messages` is what it said, one string per problem ("; " separates them)."""
 
     def __init__(self, status: int, messages: list[str]) -> None:
         super().__init__(f"{status}: {'; '.join(messages)}")
@@ -108,12 +108,12 @@ class PhoneClient:
                 message = response.json().get("message", response.text)
             except ValueError:
                 message = response.text
-            raise LcPhoneError(response.status_code, message if isinstance(message, list) else [str(message)])
+            raise LcPhoneError(response.status_code, str(message).split("; "))
         return response.json()
 
     def number_pools(self) -> list[NumberPool]:
         body = self._call("GET", "/phone-system/number-pools", params={"locationId": self.location_id})
-        return [NumberPool(p["id"], p["name"], [n["phoneNumber"] for n in p["numbers"]]) for p in body["numberPools"]]
+        return [NumberPool(p["id"], p["name"], [n["phoneNumber"] for n in p["numbers"]]) for p in body["data"]]
 
     def search(self, country: str, types: Sequence[str] = ("local",), *, starts_with: str = "", ends_with: str = "",
                contains: str = "", sms: bool = False, mms: bool = False, voice: bool = False) -> SearchResult:

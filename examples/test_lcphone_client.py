@@ -35,14 +35,14 @@ def test_a_sold_number_is_reported(phone: PhoneClient) -> None:
     phone.purchase(found.numbers[0], found.fingerprint_id, PAYMENT)
     with pytest.raises(LcPhoneError) as refused:
         phone.purchase(found.numbers[0], "a-new-fingerprint", PAYMENT)
-    assert refused.value.status == 409
+    assert refused.value.status == 400 and refused.value.messages == ["Phone number is no longer available"]
 
 
 def test_uk_numbers_need_an_address(phone: PhoneClient) -> None:
     found = phone.search("GB", ["local"])
     with pytest.raises(LcPhoneError) as refused:
         phone.purchase(found.numbers[0], found.fingerprint_id, PAYMENT, bundle_sid="BU" + "a" * 32)
-    assert refused.value.status == 422 and "addressSid" in refused.value.messages[0]
+    assert refused.value.status == 400 and "addressSid" in refused.value.messages[0]
     bought = phone.purchase(found.numbers[0], found.fingerprint_id, PAYMENT,
                             address_sid="AD" + "a" * 32, bundle_sid="BU" + "a" * 32)
     assert bought.number == found.numbers[0].phone_number
@@ -72,7 +72,7 @@ def test_a_location_without_phone_system(lcphone) -> None:
     phone = PhoneClient(lcphone.client, "Nc8Jd4Fs6Gh2Kl0Mq9Wp")
     with pytest.raises(LcPhoneError) as refused:
         PhoneClient(lcphone.make_client(token="pit-coastal-full-access-00000005"), "Nc8Jd4Fs6Gh2Kl0Mq9Wp").active_numbers()
-    assert refused.value.messages == ["Phone system not connected"]
+    assert refused.value.messages == ["Phone system is not connected to this account"]
     with pytest.raises(LcPhoneError) as forbidden:
         phone.active_numbers()
     assert forbidden.value.status == 403

@@ -1,17 +1,24 @@
-"""lcphone's sandbox of the LC Phone API v3.
+"""lcphone's sandbox of the LC Phone API (versions v3 and 2021-07-28).
 
     from mockserver import Sandbox
     sandbox = Sandbox(seed=1)          # the default scenario
     app = sandbox.app                  # an ASGI app: httpx.ASGITransport(app=app)
 
-Heavy modules load on first use, so that `import mockserver` stays cheap.
+The distribution is `lcphone`; its import name is `mockserver`. Heavy modules
+load on first use, so that `import mockserver` stays cheap.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Sandbox", "DEFAULT_SEED", "Scenario", "ScenarioError", "RateLimitPolicy", "ApiError"]
+try:
+    __version__ = version("lcphone")
+except PackageNotFoundError:  # a checkout that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["Sandbox", "DEFAULT_SEED", "Scenario", "ScenarioError", "RateLimitPolicy", "ApiError", "__version__"]
 
 _EXPORTS = {
     "Sandbox": "sandbox",

@@ -1,25 +1,29 @@
-"""The admin API under /__admin/: health, reset, tokens, scenarios, seeding helpers, the journal.
+"""The admin API under /__admin/: thin routes over the `Sandbox` control plane.
 
-It answers JSON, and its errors have the same shape as the API's.
+Its contract is `contracts/admin.openapi.yaml`; bodies are checked against it
+with the API's own validator (`admin_validation`), and errors come in the
+API's error shape. Bodies are limited to 1 MiB; slow work (scenarios, many
+numbers) runs off the event loop.
 """
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import hmac
-import re
-
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import contract, errors
+from . import admin_validation, errors
+from .api import parse_query
 from .errors import ApiError
 from .faults import FaultError, FaultRule
-from .models import ALL_SCOPES
-from .rate_limits import RateLimitPolicy
+from .journal import mask
 from .rendering import error_response, json_response
 from .scenario import Scenario, ScenarioError
 
@@ -28,43 +32,43 @@ if TYPE_CHECKING:
 
 ADMIN_PREFIX = "/__admin"
 ADMIN_KEY_HEADER = "X-Admin-Key"
+MAX_ADMIN_BODY = 1024 * 1024
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml"}
+_LENIENT_TYPES = {"", "application/x-www-form-urlencoded"}  # what curl -d sends: read as JSON
 
 
-async def _json_body(request: Request, *, required: bool = True) -> Any:
-    raw = await request.body()
-    if not raw:
-        if required:
-            raise errors.validation_error(["body: a JSON request body is required"])
-        return {}
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise errors.validation_error([f"body: not valid JSON ({error})"]) from None
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ADMIN_BODY:
+        raise errors.error_for_status(413, f"Request body is larger than {MAX_ADMIN_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ADMIN_BODY:
+            raise errors.error_for_status(413, f"Request body is larger than {MAX_ADMIN_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-def _expect_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise errors.validation_error(["body: expected a JSON object"])
-    return value
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _string_list(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> list[str] | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise errors.validation_error([f"{name}: expected a list of strings"])
-    unknown = [item for item in value if item not in allowed]
-    if unknown:
-        raise errors.validation_error([f"{name}: unknown {', '.join(unknown)} (known: {', '.join(allowed)})"])
-    return value
+async def checked_body(request: Request, operation_id: str) -> Any:
+    """The request's JSON body, checked against the admin contract's operation (400 naming each problem)."""
+    raw = await _body(request)
+    media_type = _media_type(request)
+    content_type = "application/json" if media_type in _LENIENT_TYPES else media_type
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    query = parse_query(request.url.query)
+    checked = admin_validation.validator(operation_id).check(request.path_params, query, headers, raw, content_type)
+    if checked.violations:
+        raise errors.validation_error([str(v) for v in checked.violations])
+    return checked.body
 
 
-def _location_id(value: Any, name: str = "locationId") -> str:
-    pattern = contract.load().schema("LocationId")["pattern"]
-    if not isinstance(value, str) or not re.match(pattern, value):
-        raise errors.validation_error([f"{name}: expected a location id matching {pattern}"])
-    return value
+def _scenario_problems(error: ScenarioError, prefix: str = "") -> ApiError:
+    return errors.validation_error([p.replace(prefix, "") for p in error.problems])
 
 
 class AdminApi:
@@ -72,133 +76,184 @@ class AdminApi:
         self.sandbox = sandbox
 
     async def health(self, request: Request) -> Response:
-        sandbox = self.sandbox
-        return json_response(200, {"status": "ok", "seed": sandbox.seed, "scenario": sandbox.scenario.name,
-                                   "inventory": len(sandbox.catalog)})
+        health = self.sandbox.health()
+        return json_response(200 if health["status"] == "ok" else 503, health)
 
     async def reset(self, request: Request) -> Response:
-        self.sandbox.reset()
+        await run_in_threadpool(self.sandbox.reset)
         return json_response(200, {"status": "reset", "scenario": self.sandbox.scenario.name})
 
-    async def create_token(self, request: Request) -> Response:
-        body = _expect_object(await _json_body(request))
-        location_id = _location_id(body.get("locationId"))
-        scopes = _string_list(body, "scopes", ALL_SCOPES)
-        token = self.sandbox.phone_system.mint_token(location_id, scopes)
-        return json_response(201, {"token": token.value, "locationId": location_id, "scopes": sorted(token.scopes)})
+    async def mint_token(self, request: Request) -> Response:
+        body = await checked_body(request, "mintToken")
+        token = self.sandbox.mint_token(body["locationId"], body.get("scopes"))
+        return json_response(201, {"token": token.value, "locationId": token.location_id, "scopes": sorted(token.scopes)})
 
     async def get_scenario(self, request: Request) -> Response:
         return json_response(200, self.sandbox.scenario.document)
 
     async def load_scenario(self, request: Request) -> Response:
-        raw = await request.body()
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        try:
-            if media_type in {"application/yaml", "application/x-yaml", "text/yaml"}:
-                scenario = Scenario.from_yaml(raw)
-            else:
-                scenario = Scenario.from_document(await _json_body(request))
+        if _media_type(request) in YAML_TYPES:
+            raw = await _body(request)
+            parse: Callable[[], Scenario] = lambda: Scenario.from_yaml(raw)  # noqa: E731
+        else:
+            document = await checked_body(request, "loadScenario")
+            parse = lambda: Scenario.from_document(document)  # noqa: E731
+
+        def load() -> Scenario:
+            scenario = parse()
             self.sandbox.load_scenario(scenario)
+            return scenario
+
+        try:
+            scenario = await run_in_threadpool(load)
         except ScenarioError as error:
-            raise errors.validation_error(error.problems) from None
+            raise _scenario_problems(error) from None
         return json_response(200, {"status": "loaded", "scenario": scenario.name})
 
+    async def list_locations(self, request: Request) -> Response:
+        return json_response(200, {"locations": await run_in_threadpool(self.locations)})
+
+    def locations(self) -> list[dict[str, Any]]:
+        """Every location with its tokens (the value and a masked form), numbers and pools: the inspector's view."""
+        store = self.sandbox.store
+        with store.transaction():
+            tokens = store.tokens()
+            found = []
+            for location_id in store.location_ids():
+                location = store.get_location(location_id)
+                if location is None:
+                    continue
+                numbers = store.active_numbers(location_id)
+                found.append({
+                    "id": location.id, "name": location.name, "accountStatus": location.account_status,
+                    "isUnderLc": location.is_under_lc, "phoneSystemConnected": location.phone_system_connected,
+                    "tokens": [{"value": t.value, "masked": mask(t.value), "scopes": sorted(t.scopes)}
+                               for t in tokens if t.location_id == location_id],
+                    "numbers": [{"phoneNumber": n.phone_number, "friendlyName": n.friendly_name, "type": n.type,
+                                 "origin": n.origin} for n in numbers],
+                    "pools": [{"id": p.id, "name": p.name, "numbers": list(p.numbers)}
+                              for p in store.pools(location_id)],
+                })
+        return found
+
     async def create_location(self, request: Request) -> Response:
-        body = _expect_object(await _json_body(request))
-        location_id = _location_id(body.get("id"), "id")
-        scenario = Scenario.from_document({"name": "location", "locations": [body]})  # same rules as a scenario
-        system = self.sandbox.phone_system
-        with system.store.transaction():
-            if system.store.get_location(location_id) is not None:
-                raise errors.conflict(f"location {location_id} already exists")
-            system.load_location(scenario.locations[0])
-        return json_response(201, {"id": location_id})
+        body = await checked_body(request, "createLocation")
+        try:
+            Scenario.from_document({"name": "location", "locations": [body]})  # the same rules as a scenario's
+        except ScenarioError as error:
+            raise _scenario_problems(error, "locations.0.") from None
+        sandbox = self.sandbox
+
+        def create() -> None:
+            with sandbox.store.transaction():
+                if sandbox.store.get_location(body["id"]) is not None:
+                    raise errors.error_for_status(409, f"location {body['id']} already exists")
+                sandbox.create_location(body)
+
+        await run_in_threadpool(create)
+        return json_response(201, {"id": body["id"]})
 
     async def add_numbers(self, request: Request) -> Response:
-        location_id = _location_id(request.path_params["locationId"])
-        body = _expect_object(await _json_body(request))
+        location_id = request.path_params["locationId"]
+        body = await checked_body(request, "addNumbers")
         entry = {"draw": body} if "count" in body else body
         try:
             Scenario.from_document({"name": "numbers", "locations": [{"id": location_id, "numbers": [entry]}]})
         except ScenarioError as error:
-            raise errors.validation_error([p.replace("locations.0.numbers.0.", "") for p in error.problems]) from None
-        system = self.sandbox.phone_system
-        if "draw" in entry:
-            draw = entry["draw"]
-            added = system.add_numbers(location_id, draw["countryCode"], draw["numberType"], draw["count"])
-        else:
-            added = [system.add_owned_number(location_id, entry)]
-        return json_response(201, {"numbers": [n.to_api() for n in added]})
+            raise _scenario_problems(error, "locations.0.numbers.0.") from None
+        sandbox = self.sandbox
+        view = self._view()
+
+        def add() -> list[dict[str, Any]]:
+            if "draw" in entry:
+                draw = entry["draw"]
+                added = sandbox.add_numbers(location_id, draw["countryCode"], draw["numberType"], draw["count"])
+            else:
+                added = [sandbox.add_number(location_id, entry)]
+            return [view.active_number(number) for number in added]
+
+        return json_response(201, {"numbers": await run_in_threadpool(add)})
+
+    @staticmethod
+    def _view():
+        from .views import view_for
+
+        return view_for("v3")
 
     async def add_pool(self, request: Request) -> Response:
-        location_id = _location_id(request.path_params["locationId"])
-        body = _expect_object(await _json_body(request))
+        location_id = request.path_params["locationId"]
+        body = await checked_body(request, "addPool")
         try:
             Scenario.from_document({"name": "pool", "locations": [{"id": location_id, "pools": [body]}]})
         except ScenarioError as error:
-            raise errors.validation_error([p.replace("locations.0.pools.0.", "") for p in error.problems]) from None
-        system = self.sandbox.phone_system
-        pool = system.add_pool(location_id, body)
-        names = {n.phone_number: n.friendly_name for n in system.store.active_numbers(location_id)}
-        return json_response(201, pool.to_api(names))
+            raise _scenario_problems(error, "locations.0.pools.0.") from None
+        pool = await run_in_threadpool(self.sandbox.add_pool, location_id, body)
+        names = {n.phone_number: n.friendly_name for n in self.sandbox.store.active_numbers(location_id)}
+        from .views.base import number_pool
+
+        return json_response(201, number_pool(pool, names))
 
     async def get_faults(self, request: Request) -> Response:
-        return json_response(200, {"faults": [rule.to_api() for rule in self.sandbox.faults.rules]})
+        return json_response(200, {"faults": [rule.to_api() for rule in self.sandbox.fault_rules()]})
 
     async def add_fault(self, request: Request) -> Response:
+        body = await checked_body(request, "addFault")
         try:
-            rule = FaultRule.from_api(await _json_body(request), list(self.sandbox.contract.operations))
+            rule = FaultRule.from_api(body, list(self.sandbox.contract.operations))
         except FaultError as error:
             raise errors.validation_error(error.problems) from None
-        return json_response(201, self.sandbox.faults.add(rule).to_api())
+        return json_response(201, self.sandbox.add_fault(rule).to_api())
 
     async def clear_faults(self, request: Request) -> Response:
-        self.sandbox.faults.clear()
+        self.sandbox.clear_faults()
         return json_response(200, {"faults": []})
 
     async def get_rate_limits(self, request: Request) -> Response:
-        return json_response(200, _policy_to_api(self.sandbox.rate_limiter.policy))
+        return json_response(200, policy_to_api(self.sandbox.rate_limit_policy))
 
     async def set_rate_limits(self, request: Request) -> Response:
-        body = _expect_object(await _json_body(request))
-        current = self.sandbox.rate_limiter.policy
-        fields = {"enforce": ("enforce", bool), "burst": ("burst", int), "windowMs": ("window_ms", int),
-                  "daily": ("daily", int)}
-        problems = [f"{key}: unknown field (known: {', '.join(fields)})" for key in body if key not in fields]
-        values = {}
-        for key, (attribute, kind) in fields.items():
-            if key in body:
-                value = body[key]
-                if not isinstance(value, kind) or (kind is int and (isinstance(value, bool) or value < 1)):
-                    problems.append(f"{key}: expected {'true or false' if kind is bool else 'a whole number, 1 or more'}")
-                values[attribute] = value
-        if problems:
-            raise errors.validation_error(problems)
-        policy = RateLimitPolicy(**{**vars(current), **values})
-        self.sandbox.rate_limiter.configure(policy)
-        return json_response(200, _policy_to_api(policy))
+        body = await checked_body(request, "setRateLimits")
+        names = {"enforce": "enforce", "burst": "burst", "windowMs": "window_ms", "daily": "daily"}
+        policy = self.sandbox.set_rate_limits(**{names[key]: value for key, value in body.items()})
+        return json_response(200, policy_to_api(policy))
 
     async def journal(self, request: Request) -> Response:
-        return json_response(200, {"requests": [entry.to_api() for entry in self.sandbox.journal.entries()]})
+        params = request.query_params
+        problems = admin_validation.validator("getJournal").check({}, parse_query(request.url.query), {}, None, None)
+        if problems.violations:
+            raise errors.validation_error([str(v) for v in problems.violations])
+        journal = self.sandbox.journal
+        entries = journal.entries(after=problems.params.get("after", 0), limit=problems.params.get("limit"),
+                                  violations_only=problems.params.get("violations", False))
+        show = params.get("showTokens") == "true"
+        return json_response(200, {"requests": [entry.to_api(show) for entry in entries],
+                                   "last": journal.last_sequence, "replica": self.sandbox.health()["replica"]})
 
     async def clear_journal(self, request: Request) -> Response:
         self.sandbox.journal.clear()
         return json_response(200, {"status": "cleared"})
 
 
-def _policy_to_api(policy: RateLimitPolicy) -> dict[str, Any]:
-    return {"enforce": policy.enforce, "burst": policy.burst, "windowMs": policy.window_ms, "daily": policy.daily}
+def policy_to_api(policy) -> dict[str, Any]:
+    fields = asdict(policy)
+    return {"enforce": fields["enforce"], "burst": fields["burst"], "windowMs": fields["window_ms"],
+            "daily": fields["daily"]}
 
 
-def _guarded(sandbox: Sandbox, endpoint):
+def admin_key_accepted(sandbox: Sandbox, request: Request) -> bool:
+    if sandbox.admin_key is None:
+        return True
+    sent = request.headers.get(ADMIN_KEY_HEADER, "")
+    return hmac.compare_digest(sent.encode(), sandbox.admin_key.encode())
+
+
+def _guarded(sandbox: Sandbox, endpoint: Callable[[Request], Awaitable[Response]]):
     """Checks the admin key (when the sandbox has one) and renders errors like the API's."""
 
     async def guarded(request: Request) -> Response:
         try:
-            if sandbox.admin_key is not None:
-                sent = request.headers.get(ADMIN_KEY_HEADER, "")
-                if not hmac.compare_digest(sent.encode(), sandbox.admin_key.encode()):
-                    raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
+            if not admin_key_accepted(sandbox, request):
+                raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
             return await endpoint(request)
         except ApiError as error:
             return error_response(error)
@@ -208,12 +263,13 @@ def _guarded(sandbox: Sandbox, endpoint):
 
 def admin_routes(sandbox: Sandbox) -> list[Route]:
     admin = AdminApi(sandbox)
-    table = [
+    table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
         ("/health", admin.health, "GET"),
         ("/reset", admin.reset, "POST"),
-        ("/tokens", admin.create_token, "POST"),
+        ("/tokens", admin.mint_token, "POST"),
         ("/scenario", admin.get_scenario, "GET"),
         ("/scenario", admin.load_scenario, "POST"),
+        ("/locations", admin.list_locations, "GET"),
         ("/locations", admin.create_location, "POST"),
         ("/locations/{locationId}/numbers", admin.add_numbers, "POST"),
         ("/locations/{locationId}/pools", admin.add_pool, "POST"),

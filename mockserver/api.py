@@ -1,67 +1,93 @@
-"""The four LC Phone endpoints: one gateway that applies the contract, and four thin handlers.
+"""The four LC Phone endpoints: one gateway per route that applies the contract, and four thin handlers.
 
-The gateway checks, in the vendor's order: Version header, token, scope,
-parameters and body, access to the location; then calls the handler, which
-only translates typed values into a `PhoneSystem` call.
+The gateway picks the version the request asked for (D1), then checks, in the
+vendor's order: token, scope, parameters and body, access to the location; then
+calls the handler, which only translates typed values into a `PhoneSystem`
+call and hands the result to the version's view.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from . import errors
-from .contract import OperationSpec
-from .drift import Drift
+from .contract import OperationSpec, all_versions
 from .errors import ApiError
 from .inventory import SearchQuery
+from .journal import RequestDetails
 from .models import Location
-from .phone_system import ACTIVE_NUMBERS_MESSAGE, PURCHASE_MESSAGE, PhoneSystem
-from .rendering import envelope, send_json
+from .phone_system import PhoneSystem, PurchaseOrder, request_digest
+from .rendering import dumps, send_raw_json
 from .request_validation import MAX_BODY_BYTES, CheckedRequest, OperationValidator, Violation
+from .versions import negotiate, version_values
+from .views import View, view_for
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
-Handler = Callable[[PhoneSystem, Location, CheckedRequest], tuple[int, dict[str, Any]]]
+Handler = Callable[[PhoneSystem, Location, CheckedRequest, View], tuple[int, Any]]
+NUMBER_TYPES = ("local", "tollFree", "mobile")
 
 
-def list_number_pools(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
-    return 200, system.number_pools(location)
+def list_number_pools(system: PhoneSystem, location: Location, request: CheckedRequest, view: View) -> tuple[int, Any]:
+    return 200, view.number_pools(system.number_pools(location))
 
 
-def search_available_numbers(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
+def _number_types(value: list[str] | str | None) -> frozenset[str]:
+    """The types asked for: a list (v3), a comma-separated string (2021-07-28), or every type when left out."""
+    if value is None:
+        return frozenset(NUMBER_TYPES)
+    return frozenset(value.split(",") if isinstance(value, str) else value)
+
+
+def search_available_numbers(system: PhoneSystem, location: Location, request: CheckedRequest,
+                             view: View) -> tuple[int, Any]:
     p = request.params
     query = SearchQuery(
         country=p["countryCode"],
-        number_types=frozenset(p["numberTypes"]),
-        first_part=p["firstPart"],
-        last_part=p["lastPart"],
-        anywhere=p["anywhere"],
-        sms=p["smsEnabled"],
-        mms=p["mmsEnabled"],
-        voice=p["voiceEnabled"],
+        number_types=_number_types(p.get("numberTypes")),
+        first_part=p.get("firstPart", ""),
+        last_part=p.get("lastPart", ""),
+        anywhere=p.get("anywhere", ""),
+        sms=p.get("smsEnabled", False),
+        mms=p.get("mmsEnabled", False),
+        voice=p.get("voiceEnabled", False),
     )
-    return 200, system.search_available(location, query)
+    return 200, view.search(system.search_available(location, query))
 
 
-def purchase_number(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
-    return 201, envelope(system.purchase(location, request.body), PURCHASE_MESSAGE, 201)
+def purchase_number(system: PhoneSystem, location: Location, request: CheckedRequest, view: View) -> tuple[int, Any]:
+    body = request.body
+    order = PurchaseOrder(
+        phone_number=body["phoneNumber"],
+        digest=request_digest(body),
+        country_code=body.get("countryCode"),
+        number_type=body.get("numberType"),
+        address_sid=body.get("addressSid") or "",
+        bundle_sid=body.get("bundleSid") or "",
+        skip_location_kyc=bool(body.get("skipLocationKYC")),
+        fingerprint_id=body.get("fingerprintId"),
+    )
+    return 201, view.purchase(system.purchase(location, order))
 
 
-def list_active_numbers(system: PhoneSystem, location: Location, request: CheckedRequest) -> tuple[int, dict[str, Any]]:
+def list_active_numbers(system: PhoneSystem, location: Location, request: CheckedRequest, view: View) -> tuple[int, Any]:
     p = request.params
-    data = system.active_numbers(
+    page = system.active_numbers(
         location,
-        page=p["page"],
-        page_size=p["pageSize"],
+        page=p["page"],  # as the client sent it (a number), echoed as such
+        page_size=int(p["pageSize"]),
         search_filter=p.get("searchFilter", ""),
         skip_number_pool=p["skipNumberPool"],
-        include_rcs_sender_ids=p["includeRcsSenderIds"],
+        include_rcs_sender_ids=p.get("includeRcsSenderIds", False),
     )
-    return 200, envelope(data, ACTIVE_NUMBERS_MESSAGE, 200)
+    return 200, view.active_numbers(page)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -108,43 +134,76 @@ async def read_body(scope: dict[str, Any], receive, limit: int = MAX_BODY_BYTES)
     return b"".join(chunks)
 
 
-def version_error(operation: OperationSpec, sent: str | None) -> ApiError | None:
-    header = operation.version_header
-    if header is None:
-        return None
-    supported = header.schema.get("enum", []) if isinstance(header.schema, dict) else []
-    if sent in supported:
-        return None
-    wanted = " or ".join(supported)
-    if not sent:
-        return errors.bad_request(f"Version header is required for {operation.method} {operation.path}: send Version: {wanted}.")
-    return errors.bad_request(
-        f"Endpoint {operation.method} {operation.path} not available in API version {sent}. Send the header Version: {wanted}."
-    )
-
-
 def rejection_for(violations: list[Violation]) -> ApiError:
-    rules = {v.rule for v in violations}
-    if "size" in rules:
+    """400 naming every problem (D4); a body over the limit is 413 (D31)."""
+    if any(v.rule == "size" for v in violations):
         return errors.error_for_status(413, f"Request body is larger than {MAX_BODY_BYTES} bytes")
-    if "content-type" in rules:
-        return errors.error_for_status(415, "; ".join(str(v) for v in violations if v.rule == "content-type"))
     return errors.validation_error([str(v) for v in violations])
 
 
-class Gateway:
-    """Serves one operation of the contract, as a plain ASGI callable (the hot path skips Starlette)."""
+@dataclass(frozen=True)
+class Route:
+    """One path and method of the API, with its operation at each version that serves it (newest first)."""
 
-    def __init__(self, sandbox: Sandbox, operation: OperationSpec, handler: Handler) -> None:
+    method: str
+    path: str
+    operations: dict[str, OperationSpec]
+
+    @property
+    def operation_id(self) -> str:
+        return next(iter(self.operations.values())).operation_id
+
+
+class Router:
+    """Every route of every version's contract, matched against concrete paths."""
+
+    def __init__(self) -> None:
+        routes: dict[tuple[str, str], dict[str, OperationSpec]] = {}
+        for version, contract in all_versions().items():
+            for operation in contract.operations.values():
+                routes.setdefault((operation.method, operation.path), {})[version] = operation
+        self.routes = [Route(method, path, operations) for (method, path), operations in routes.items()]
+        self._patterns = [(route, self._compile(route.path)) for route in self.routes]
+
+    @staticmethod
+    def _compile(template: str) -> re.Pattern[str]:
+        parts = re.split(r"(\{[^}]+\})", template)
+        return re.compile("".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts))
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route, pattern in self._patterns:
+            if route.method == method:
+                matched = pattern.fullmatch(path)
+                if matched:
+                    return route, matched.groupdict()
+        return None
+
+    def methods_for(self, path: str) -> list[str]:
+        """The methods served on a concrete path (empty for an unknown path)."""
+        return [route.method for route, pattern in self._patterns if pattern.fullmatch(path)]
+
+
+@functools.lru_cache(maxsize=1)
+def router() -> Router:
+    return Router()
+
+
+class Gateway:
+    """Serves one route at every version, as a plain ASGI callable (the hot path skips Starlette)."""
+
+    def __init__(self, sandbox: Sandbox, route: Route) -> None:
         self.sandbox = sandbox
-        self.operation = operation
-        self.handler = handler
-        self.validator = OperationValidator(operation)
+        self.route = route
+        self.handler = HANDLERS[route.operation_id]
+        self.validators = {version: OperationValidator(op) for version, op in route.operations.items()}
 
     async def __call__(self, scope: dict[str, Any], receive, send, path_params: dict[str, str]) -> None:
-        operation = self.operation
+        started = perf_counter()
         sandbox = self.sandbox
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        raw_headers = scope["headers"]
+        choice = negotiate(version_values(raw_headers), self.route.operations)
+        operation = self.route.operations[choice.version]
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1").strip() for name, value in raw_headers}
         query_string = scope.get("query_string", b"").decode("latin-1")
         query = parse_query(query_string)
         body = None
@@ -154,17 +213,25 @@ class Gateway:
                 body = await read_body(scope, receive)
             except BodyTooLarge:
                 too_large = True
-        checked = self.validator.check(path_params, query, headers, body, headers.get("content-type"))
+        checked = self.validators[choice.version].check(path_params, query, headers, body, headers.get("content-type"))
+        if choice.violation is not None:
+            # Left out, the rest was checked against the newest version, which is meaningful; a wrong version's
+            # request was checked against another version's contract, so then only the version counts.
+            others = [v for v in checked.violations if v.field != "header Version"]
+            checked.violations = [choice.violation, *(others if choice.violation.rule == "required" else [])]
         if too_large:
-            pointer = operation.body_pointer or operation.pointer
-            checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes", pointer, "size"))
-        location_id = path_params.get("locationId") or next((v for k, v in query if k == "locationId"), "")
+            checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes",
+                                                operation.body_pointer or operation.pointer, "size"))
+        location_id = path_params.get("locationId") or next((v for k, v in query if k == "locationId"), None)
+        view = view_for(choice.version)
         limit_headers: dict[str, str] = {}
         drift = sandbox.drift
+        location: Location | None = None
         try:
             if drift:
-                await self._drift_before(drift)
-            status, payload = self._serve(checked, headers.get("version"), location_id, limit_headers)
+                await drift.before(operation)
+            location = self._serve(operation, checked, choice.problem, location_id, limit_headers)
+            status, payload = self.handler(sandbox.phone_system, location, checked, view)
         except ApiError as error:
             status, payload = error.status, error.to_body()
             limit_headers.update(error.headers)
@@ -173,67 +240,69 @@ class Gateway:
             sandbox.crashes.append(crash)
             status, payload = 500, errors.error_for_status(500, "Internal server error").to_body()
         if drift:
-            status, payload = drift.transform(status, payload, limit_headers)
-        await send_json(send, status, payload, limit_headers)
+            status, payload = drift.after(operation, status, payload, limit_headers, view, location, checked,
+                                          sandbox.phone_system)
+        try:
+            body_bytes = dumps(payload)
+        except TypeError as crash:  # an answer that cannot be written is a sandbox bug too
+            sandbox.crashes.append(crash)
+            status, body_bytes = 500, dumps(errors.error_for_status(500, "Internal server error").to_body())
+        await send_raw_json(send, status, body_bytes, limit_headers)
         sandbox.journal.record(scope["method"], scope["path"], query_string, operation.operation_id, status,
-                               checked.violations)
+                               checked.violations, choice.version, elapsed_ms=(perf_counter() - started) * 1000,
+                               location_id=location.id if location else location_id,
+                               request=RequestDetails.bounded(checked.token, headers.get("version"),
+                                                              headers.get("content-type"), body))
 
-    @staticmethod
-    async def _drift_before(drift: Drift) -> None:
-        if drift.delay_seconds:
-            await asyncio.sleep(drift.delay_seconds)
-        failure = drift.forced_failure()
-        if failure is not None:
-            raise errors.error_for_status(failure, "Service temporarily unavailable")
-
-    def _serve(self, checked: CheckedRequest, version: str | None, location_id: str,
-               limit_headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _serve(self, operation: OperationSpec, checked: CheckedRequest, problem: ApiError | None,
+               location_id: str | None, limit_headers: dict[str, str]) -> Location:
+        """Every check before the handler, in the vendor's order; the location the request acts on."""
         sandbox = self.sandbox
         system = sandbox.phone_system
-        problem = version_error(self.operation, version)
         token = None
         if problem is None:
             try:
                 token = system.authenticate(checked.token)
             except ApiError as error:
                 problem = error
-        verdict = sandbox.rate_limiter.hit(token.value if token else "anonymous", location_id)
+        # Counted per app and location (the token's own), so that no client-chosen value makes a new counter.
+        verdict = sandbox.rate_limiter.hit(token.value if token else "", (token.location_id or "") if token else "")
         limit_headers.update(verdict.headers)
         if not verdict.allowed:
             raise errors.error_for_status(429, f"Too many requests. Retry after {verdict.retry_after} seconds.")
         if problem is not None:
             raise problem
-        system.authorize(token, self.operation.scopes)
-        if "lax-validation" in sandbox.drift:
-            self.validator.overlook_missing(checked)
+        assert token is not None
+        system.authorize(token, operation.scopes)
+        if sandbox.drift:
+            sandbox.drift.relax(operation, checked)
         if checked.violations:
             raise rejection_for(checked.violations)
-        location = system.location_for(token, location_id)
-        return self.handler(system, location, checked)
+        return system.location_for(token, location_id)
 
 
 class ApiDispatcher:
-    """Sends each request of a contract operation to its gateway; anything else to `fallback` (the admin API, 404s).
+    """Sends each request of a contract route to its gateway; anything else to `fallback` (the admin API, 404s).
 
     A known path asked with another method gets 405 with Allow (DECISIONS.md, D23).
     """
 
     def __init__(self, sandbox: Sandbox, fallback, on_unrouted) -> None:
-        self.contract = sandbox.contract
+        self.router = router()
         self.fallback = fallback
         self.on_unrouted = on_unrouted
-        self.gateways = {op.operation_id: Gateway(sandbox, op, HANDLERS[op.operation_id])
-                         for op in sandbox.contract.operations.values()}
+        self.gateways = {(route.method, route.path): Gateway(sandbox, route) for route in self.router.routes}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            found = self.contract.match_with_path_params(scope["method"], scope["path"])
+            found = self.router.match(scope["method"], scope["path"])
             if found is not None:
-                operation, path_params = found
-                await self.gateways[operation.operation_id](scope, receive, send, path_params)
+                route, path_params = found
+                await self.gateways[(route.method, route.path)](scope, receive, send, path_params)
                 return
-            allowed = self.contract.methods_for(scope["path"])
+            allowed = self.router.methods_for(scope["path"])
             if allowed:
                 await self.on_unrouted(scope, send, 405, {"Allow": ", ".join(allowed)})
                 return
         await self.fallback(scope, receive, send)
+

@@ -1,7 +1,7 @@
 """The ASGI application: the contract's operations on a fast path, the admin API on Starlette, faults around both.
 
-    FaultMiddleware -> ApiDispatcher -> a Gateway per operation (a crash there: 500 in the vendor's shape)
-                                     -> Starlette (admin API, unknown paths)
+    Synced -> FaultMiddleware -> ApiDispatcher -> a Gateway per route (a crash there: 500 in the vendor's shape)
+                                               -> Starlette (admin API, unknown paths)
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from . import errors
 from .admin import ADMIN_PREFIX, admin_routes
-from .api import ApiDispatcher
-from .errors import ApiError
+from .api import ApiDispatcher, router
+from .errors import ApiError, quoted
 from .faults import FaultMiddleware
 from .rendering import error_response, send_json
 from .request_validation import route_violation
@@ -25,23 +25,37 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 
-def create_app(sandbox: Sandbox) -> FaultMiddleware:
+class Synced:
+    """Before each request, picks up what other processes sharing the store changed (one cheap check)."""
+
+    def __init__(self, app, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            self.sandbox.sync()
+        await self.app(scope, receive, send)
+
+
+def create_app(sandbox: Sandbox) -> Synced:
     def route_error(method: str, path: str, query: bytes, status: int) -> ApiError:
         # An unknown path: 404 "Cannot METHOD /path", the NestJS wording. A known path with another
         # method: 405 with Allow, in the same shape (DECISIONS.md, D23).
         if not path.startswith(ADMIN_PREFIX):
             sandbox.journal.record(method, path, query.decode("latin-1"), None, status, [route_violation(method, path)])
-        return errors.error_for_status(status, f"Cannot {method} {path}")
+        return errors.error_for_status(status, f"Cannot {method} {quoted(path)[1:-1]}")
 
     async def unrouted(scope, send, status: int, headers: dict[str, str]) -> None:
         error = route_error(scope["method"], scope["path"], scope.get("query_string", b""), status)
         await send_json(send, status, error.to_body(), headers)
 
-    async def no_route(request: Request, exc: HTTPException) -> Response:
-        status = 405 if exc.status_code == 405 else 404
+    async def no_route(request: Request, exc: Exception) -> Response:
+        status = 405 if isinstance(exc, HTTPException) and exc.status_code == 405 else 404
         scope = request.scope
+        headers = exc.headers if isinstance(exc, HTTPException) else None
         return error_response(route_error(scope["method"], scope["path"], scope.get("query_string", b""), status),
-                              exc.headers)
+                              headers)
 
     async def crash(request: Request, exc: Exception) -> Response:
         # A crash is a sandbox bug: answer in the vendor's shape and keep it for the test that caused it.
@@ -54,4 +68,13 @@ def create_app(sandbox: Sandbox) -> FaultMiddleware:
     # No redirects to the slash-less path: they are not in the contract (and Starlette's breaks on a
     # query string that is not UTF-8). A trailing slash is an unknown path.
     admin.router.redirect_slashes = False
-    return FaultMiddleware(ApiDispatcher(sandbox, admin, unrouted), sandbox.faults, sandbox.contract)
+
+    routes = router()
+
+    def operation_of(method: str, path: str) -> str:
+        found = routes.match(method, path)
+        return found[0].operation_id if found else "*"
+
+    faulty = FaultMiddleware(ApiDispatcher(sandbox, admin, unrouted), sandbox.faults, operation_of,
+                             list(sandbox.contract.operations))
+    return Synced(faulty, sandbox)

@@ -3,18 +3,33 @@
 `lcphone serve --drift MODE` (repeatable) and `Sandbox(drift=[...])`. This is how
 `lcphone verify` and the property suites are shown to catch drift, and how a
 client team checks that its client copes with an API mid-migration.
+
+Every mode is a transform around the gateway, never a flag inside the domain:
+`before` delays or fails a request, `relax` loosens the request check, `after`
+rewrites the rendered answer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .errors import error_for_status
+
+if TYPE_CHECKING:
+    from .contract import OperationSpec
+    from .models import Location
+    from .phone_system import PhoneSystem
+    from .request_validation import CheckedRequest
+    from .views import View
+
 # mode -> what it does (shown by `lcphone serve --help`)
 DRIFT_MODES: dict[str, str] = {
-    "legacy-names": "answer the pre-v3 names isUnderGhl and under_ghl_account",
+    "legacy-names": "answer the pre-v3 names isUnderGhl and under_ghl_account at v3",
     "no-envelope": "answer purchase and active numbers without the v3 envelope",
     "wrong-types": "send numbers and booleans as strings (total, pageSize, page, underLcAccount, price)",
     "extra-fields": "add fields the contract does not list (not a drift: clients must ignore them)",
@@ -28,6 +43,7 @@ DRIFT_MODES: dict[str, str] = {
 
 _LEGACY_NAMES = {"isUnderLc": "isUnderGhl", "underLcAccount": "under_ghl_account"}
 _STRINGIFIED = {"total", "pageSize", "page", "underLcAccount", "isUnderLc", "price"}
+SOLD_MESSAGE = "Phone number is no longer available"
 
 
 class DriftError(ValueError):
@@ -69,6 +85,9 @@ class Drift:
     modes: dict[str, int | None] = field(default_factory=dict)  # mode -> its parameter, if any
     _served: int = 0
 
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
     @classmethod
     def parse(cls, specs: list[str] | tuple[str, ...] | None) -> Drift:
         modes: dict[str, int | None] = {}
@@ -88,30 +107,59 @@ class Drift:
         return mode in self.modes
 
     @property
-    def delay_seconds(self) -> float:
-        return ((self.modes.get("slow") or 300) / 1000) if "slow" in self.modes else 0.0
+    def names(self) -> list[str]:
+        return list(self.modes)
 
-    def forced_failure(self) -> int | None:
-        """503 for every Nth API request under flaky-5xx (counted, so that runs are repeatable)."""
-        if "flaky-5xx" not in self.modes:
-            return None
-        self._served += 1
-        every = self.modes["flaky-5xx"] or 3
-        return 503 if self._served % every == 0 else None
+    # -- before the request is served ----------------------------------------------
+    async def before(self, operation: OperationSpec) -> None:
+        if "slow" in self.modes:
+            await asyncio.sleep((self.modes["slow"] or 300) / 1000)
+        if "flaky-5xx" in self.modes:
+            every = self.modes["flaky-5xx"] or 3
+            with self._lock:  # counted, so that runs are repeatable
+                self._served += 1
+                fail = self._served % every == 0
+            if fail:
+                raise error_for_status(503, "Service temporarily unavailable")
 
-    def transform(self, status: int, payload: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    def relax(self, operation: OperationSpec, checked: CheckedRequest) -> None:
+        """lax-validation: what a lax API does with a request that lacks required values (fills them in)."""
+        if "lax-validation" not in self.modes:
+            return
+        missing = [v for v in checked.violations if v.rule == "required"]
+        checked.violations = [v for v in checked.violations if v.rule != "required"]
+        if not missing:
+            return
+        for parameter in operation.parameters:
+            if parameter.name not in checked.params and parameter.example is not None:
+                checked.params[parameter.name] = parameter.example
+        example = operation.body_example
+        if isinstance(checked.body, dict) and isinstance(example, dict):
+            checked.body = {**example, **checked.body}
+        elif checked.body is None and example is not None:
+            checked.body = dict(example)
+
+    # -- after: the rendered answer ----------------------------------------------------
+    def after(self, operation: OperationSpec, status: int, payload: Any, headers: dict[str, str], view: View,
+              location: Location | None, checked: CheckedRequest, system: PhoneSystem) -> tuple[int, Any]:
+        modes = self.modes
+        if ("double-sell" in modes and operation.operation_id == "purchaseNumber" and status == 400
+                and location is not None and isinstance(payload, dict) and payload.get("message") == SOLD_MESSAGE):
+            from .models import PurchaseReceipt
+
+            status, payload = 201, view.purchase(PurchaseReceipt(checked.body["phoneNumber"], system.account(location)))
         payload = _plain(payload)
-        if "no-envelope" in self.modes and isinstance(payload, dict) and payload.get("status") == "success":
+        if "no-envelope" in modes and isinstance(payload, dict) and payload.get("status") == "success":
             payload = payload["data"]
-        if "legacy-names" in self.modes:
+        if "legacy-names" in modes:
             payload = _rename(payload, _LEGACY_NAMES)
-        if "wrong-types" in self.modes:
+        if "wrong-types" in modes:
             payload = _stringify(payload)
-        if "extra-fields" in self.modes:
+        if "extra-fields" in modes:
             payload = _add_extras(payload)
-        if "undocumented-status" in self.modes and status == 201:
+        if "undocumented-status" in modes and status == 201:
             status = 200
-        if "no-rate-limit-headers" in self.modes:
+        if "no-rate-limit-headers" in modes:
             for name in [h for h in headers if h.lower().startswith("x-ratelimit-")]:
                 del headers[name]
         return status, payload

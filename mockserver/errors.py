@@ -1,9 +1,10 @@
 """Errors as values in the vendor's shape, raised from the domain and rendered in one place.
 
-The vendor is a NestJS service: its errors are `{"statusCode", "message", "error"}`,
-where `message` is one string, or a list with one string per problem for
-validation errors. A few vendor answers have no `error` field (401 "Invalid JWT",
-403 on another location's token); those are reproduced as seen.
+The vendor is a NestJS service: its errors are `{"statusCode", "message", "error"}`.
+`message` is one string (the vendor documents it so, D4); when a request has
+several problems, each is named in it, separated by "; ". A few vendor
+answers have no `error` field (401 "Invalid JWT", 403 on another location's
+token); those are reproduced as seen.
 """
 
 from __future__ import annotations
@@ -12,16 +13,28 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+PROBLEM_SEPARATOR = "; "
+MAX_QUOTED = 200  # characters of any client-sent value an error message repeats
+
+
+def quoted(value: object, limit: int = MAX_QUOTED) -> str:
+    """`repr(value)`, cut to `limit` characters: error messages never echo a huge value whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
 
 @dataclass
 class ApiError(Exception):
     status: int
-    message: str | list[str]
+    message: str
     error: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # each problem, when there are several
 
     def __post_init__(self) -> None:
         super().__init__(self.status, self.message)
+        if not self.problems:
+            self.problems = [self.message]
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"statusCode": self.status, "message": self.message}
@@ -29,18 +42,14 @@ class ApiError(Exception):
             body["error"] = self.error
         return body
 
-    @property
-    def problems(self) -> list[str]:
-        return list(self.message) if isinstance(self.message, list) else [self.message]
-
 
 def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
 
 
 def validation_error(problems: list[str]) -> ApiError:
-    """400 with one message per problem, each naming the offending field."""
-    return ApiError(400, list(problems), "Bad Request")
+    """400 naming each problem (D4)."""
+    return ApiError(400, PROBLEM_SEPARATOR.join(problems), "Bad Request", problems=list(problems))
 
 
 def bad_request(message: str) -> ApiError:
@@ -55,26 +64,24 @@ def missing_scope(scope: str) -> ApiError:
     return ApiError(401, f"The token is not authorized for this scope: {scope}", "Unauthorized")
 
 
+def agency_token_refused() -> ApiError:
+    return ApiError(401, "This route accepts location (sub-account) tokens only; an agency token was sent.",
+                    "Unauthorized")
+
+
 def no_location_access() -> ApiError:
     return ApiError(403, "The token does not have access to this location.")
-
-
-def forbidden(message: str) -> ApiError:
-    return ApiError(403, message, "Forbidden")
 
 
 def not_found(message: str) -> ApiError:
     return ApiError(404, message, "Not Found")
 
 
-def conflict(message: str) -> ApiError:
-    return ApiError(409, message, "Conflict")
+def phone_system_not_connected() -> ApiError:
+    """The vendor's 404, without an error field as it documents it (D16)."""
+    return ApiError(404, "Phone system is not connected to this account")
 
 
-def unprocessable(message: str) -> ApiError:
-    return ApiError(422, message, "Unprocessable Entity")
-
-
-def error_for_status(status: int, message: str | list[str]) -> ApiError:
+def error_for_status(status: int, message: str) -> ApiError:
     """An error of any status with the standard reason phrase as `error`."""
     return ApiError(status, message, _reason(status))

@@ -2,28 +2,32 @@
 
 A fault rule says which operation it hits (or `*`), what it does (added latency,
 a given status, a dropped connection, a truncated body) and how often (the next
-N calls, or a share of calls, drawn from a seeded random source so that runs
-repeat). Rules come from the admin API, the CLI (`--fault`), or one request's
-`X-Lcphone-Fault` header. Applied by an ASGI middleware, outside the app, so
-that a dropped connection really is one.
+N calls, or a share of calls). Rules come from the admin API, the CLI
+(`--fault`), or one request's `X-Lcphone-Fault` header.
+
+Rules live in the sandbox's store, so that every worker process applies the
+same ones: the next N calls are counted across workers, and a share of calls is
+drawn from the seed and the rule's own count of calls, so that runs repeat.
+Applied by an ASGI middleware, outside the app, so that a dropped connection
+really is one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import logging
-import random
-import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import orjson
 
-from .contract import Contract
 from .errors import error_for_status
+from .store import Store
 
-FAULT_HEADER = "x-lcphone-fault"
-_KINDS = ("latencyMs", "status", "drop", "truncate")
+FAULT_HEADER = b"x-lcphone-fault"
+FAULTS_KEY = "faults"
 
 
 class FaultError(ValueError):
@@ -35,7 +39,7 @@ class FaultError(ValueError):
 
 
 class ConnectionDropped(ConnectionError):
-    """Raised inside the server to abort a connection on purpose."""
+    """Raised inside an in-process server to abort a connection on purpose."""
 
 
 class QuietDroppedConnections(logging.Filter):
@@ -58,45 +62,36 @@ class FaultRule:
     times: int | None = None  # the next N matching calls, then the rule is spent
     ratio: float | None = None  # or a share of matching calls (0..1)
     id: int = 0
-    hits: int = 0
+    hits: int = 0  # matching calls it fired on
+    seen: int = 0  # matching calls it was drawn for
 
     def to_api(self) -> dict[str, Any]:
         return {"id": self.id, "operationId": self.operation_id, "latencyMs": self.latency_ms, "status": self.status,
                 "drop": self.drop, "truncate": self.truncate, "times": self.times, "ratio": self.ratio,
                 "hits": self.hits}
 
+    def applies_to(self, operation_id: str) -> bool:
+        return self.operation_id in ("*", operation_id)
+
     @classmethod
     def from_api(cls, data: Any, operations: list[str]) -> FaultRule:
+        """A rule from the admin API's JSON (its shape is checked by the admin contract first)."""
         if not isinstance(data, dict):
             raise FaultError(["fault: expected a JSON object"])
         problems = []
-        known = {"operationId", "latencyMs", "status", "drop", "truncate", "times", "ratio"}
-        problems += [f"{key}: unknown field (known: {', '.join(sorted(known))})" for key in data if key not in known]
         operation = data.get("operationId", "*")
         if operation != "*" and operation not in operations:
-            problems.append(f"operationId: {operation!r} is not an operation of the contract ({', '.join(operations)} or *)")
-        latency = data.get("latencyMs", 0)
-        if not isinstance(latency, int) or isinstance(latency, bool) or not 0 <= latency <= 120_000:
-            problems.append("latencyMs: expected a whole number of milliseconds, 0 to 120000")
-        status = data.get("status")
-        if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599):
-            problems.append("status: expected an HTTP error status, 400 to 599")
-        for flag in ("drop", "truncate"):
-            if not isinstance(data.get(flag, False), bool):
-                problems.append(f"{flag}: expected true or false")
+            problems.append(f"operationId: {str(operation)[:60]!r} is not an operation of the contract "
+                            f"({', '.join(operations)} or *)")
         times, ratio = data.get("times"), data.get("ratio")
-        if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
-            problems.append("times: expected a whole number, 1 or more")
-        if ratio is not None and (not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 < ratio <= 1):
-            problems.append("ratio: expected a share of calls, more than 0 and at most 1")
         if times is not None and ratio is not None:
             problems.append("times, ratio: give one or the other")
-        if not problems and not (latency or status or data.get("drop") or data.get("truncate")):
+        if not (data.get("latencyMs") or data.get("status") or data.get("drop") or data.get("truncate")):
             problems.append("fault: say what it does: latencyMs, status, drop or truncate")
         if problems:
             raise FaultError(problems)
-        return cls(operation, latency, status, bool(data.get("drop")), bool(data.get("truncate")), times,
-                   float(ratio) if ratio is not None else None)
+        return cls(operation, int(data.get("latencyMs", 0)), data.get("status"), bool(data.get("drop")),
+                   bool(data.get("truncate")), times, float(ratio) if ratio is not None else None)
 
     @classmethod
     def from_spec(cls, spec: str, operations: list[str]) -> FaultRule:
@@ -117,76 +112,129 @@ class FaultRule:
                     try:
                         data[key] = float(value)
                     except ValueError:
-                        raise FaultError([f"{key}: {value!r} is not a number"]) from None
+                        raise FaultError([f"{key[:40]}: {value[:40]!r} is not a number"]) from None
+        from .admin_validation import fault_problems  # the admin contract's rules, also for the CLI and the header
+
+        problems = fault_problems(data)
+        if problems:
+            raise FaultError(problems)
         return cls.from_api(data, operations)
 
 
-@dataclass
+def _chance(seed: int, rule_id: int, call: int) -> float:
+    """A number in [0, 1) for the `call`-th call a rule is drawn for: the same in every run and every worker."""
+    digest = hashlib.blake2b(f"{seed}:fault:{rule_id}:{call}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 class FaultBook:
-    """The fault rules in force, applied in order; the first that fires wins."""
+    """The fault rules in force, kept in the store; applied in order, the first that fires wins."""
 
-    seed: int = 0
-    rules: list[FaultRule] = field(default_factory=list)
+    def __init__(self, store: Store, seed: int) -> None:
+        self.store = store
+        self.seed = seed
+        self._active = False  # whether any rule may be in force (refreshed with the sandbox's settings)
+        self._header_calls = itertools.count(1)
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._random = random.Random(self.seed)
-        self._next_id = 0
+    # -- the stored list ------------------------------------------------------------
+    def _load(self) -> tuple[int, list[FaultRule]]:
+        raw = self.store.get_meta(FAULTS_KEY)
+        if raw is None:
+            return 0, []
+        data = orjson.loads(raw)
+        return data["nextId"], [FaultRule(**rule) for rule in data["rules"]]
+
+    def _save(self, next_id: int, rules: list[FaultRule]) -> None:
+        self.store.set_meta(FAULTS_KEY, orjson.dumps({"nextId": next_id, "rules": [asdict(r) for r in rules]}).decode())
+        self._active = bool(rules)
+
+    def refresh(self) -> None:
+        self._active = bool(self._load()[1])
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        return self._load()[1]
 
     def add(self, rule: FaultRule) -> FaultRule:
-        with self._lock:
-            self._next_id += 1
-            rule.id = self._next_id
-            self.rules.append(rule)
-            return rule
+        with self.store.transaction():
+            next_id, rules = self._load()
+            added = replace(rule, id=next_id + 1, hits=0, seen=0)
+            self._save(next_id + 1, [*rules, added])
+            return added
+
+    def set_rules(self, rules: list[FaultRule]) -> None:
+        """Replaces every rule (numbered afresh from 1): what a reset does with the rules the sandbox started with."""
+        with self.store.transaction():
+            self._save(len(rules), [replace(rule, id=n, hits=0, seen=0) for n, rule in enumerate(rules, 1)])
 
     def clear(self) -> None:
-        with self._lock:
-            self.rules.clear()
-            self._random = random.Random(self.seed)
+        self.set_rules([])
 
     def draw(self, operation_id: str) -> FaultRule | None:
-        with self._lock:
-            for rule in self.rules:
-                if rule.operation_id not in ("*", operation_id):
+        if not self._active:
+            return None
+        with self.store.transaction():
+            next_id, rules = self._load()
+            fired = None
+            for rule in rules:
+                if not rule.applies_to(operation_id):
                     continue
-                if rule.ratio is not None and self._random.random() >= rule.ratio:
+                rule.seen += 1
+                if rule.ratio is not None and _chance(self.seed, rule.id, rule.seen) >= rule.ratio:
                     continue
                 rule.hits += 1
+                fired = replace(rule)
                 if rule.times is not None and rule.hits >= rule.times:
-                    self.rules.remove(rule)
-                return rule
-        return None
+                    rules.remove(rule)
+                break
+            self._save(next_id, rules)
+            return fired
+
+    def from_header(self, spec: str, operation_id: str, operations: list[str]) -> FaultRule | None:
+        """A one-request fault from `X-Lcphone-Fault`, if it applies to this operation (and its share draws it).
+
+        A header that cannot be understood is ignored: the request itself is served.
+        """
+        try:
+            rule = FaultRule.from_spec(spec, operations)
+        except FaultError:
+            return None
+        if not rule.applies_to(operation_id):
+            return None
+        if rule.ratio is not None and _chance(self.seed, 0, next(self._header_calls)) >= rule.ratio:
+            return None
+        return rule
 
 
 class FaultMiddleware:
     """Applies faults to the API's requests (never to the admin API)."""
 
-    def __init__(self, app, book: FaultBook, contract: Contract) -> None:
+    def __init__(self, app, book: FaultBook, operation_of, operations: list[str]) -> None:
         self.app = app
         self.book = book
-        self.contract = contract
-        self._operations = list(contract.operations)
+        self.operation_of = operation_of  # (method, path) -> operation id, or "*" for an unknown route
+        self.operations = operations
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/__admin"):
             await self.app(scope, receive, send)
             return
-        rule = self._from_header(scope)
-        if rule is None and self.book.rules:
-            operation = self.contract.match(scope["method"], scope["path"])
-            rule = self.book.draw(operation.operation_id if operation else "*")
+        header = next((value for name, value in scope["headers"] if name == FAULT_HEADER), None)
+        rule = None
+        if header is not None or self.book._active:
+            operation_id = self.operation_of(scope["method"], scope["path"])
+            if header is not None:
+                rule = self.book.from_header(header.decode("latin-1"), operation_id, self.operations)
+            if rule is None:
+                rule = self.book.draw(operation_id)
         if rule is None:
             await self.app(scope, receive, send)
             return
         if rule.latency_ms:
             await asyncio.sleep(rule.latency_ms / 1000)
         if rule.drop:
-            # ASGI has no "abort": start an answer, then fail, and the server closes the connection mid-answer
-            # (failing before the start would make it answer 500 instead).
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
-            raise ConnectionDropped(f"fault: connection dropped ({scope['method']} {scope['path']})")
+            await _drop_connection(scope, receive)
+            return
         if rule.status is not None:
             body = orjson.dumps(error_for_status(rule.status, f"Injected fault: status {rule.status}").to_body())
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -199,15 +247,6 @@ class FaultMiddleware:
             await self._truncated(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-    def _from_header(self, scope) -> FaultRule | None:
-        for name, value in scope["headers"]:
-            if name == FAULT_HEADER.encode():
-                try:
-                    return FaultRule.from_spec(value.decode("latin-1"), self._operations)
-                except FaultError:
-                    return None  # a bad fault header is ignored: the request itself is served
-        return None
 
     async def _truncated(self, scope, receive, send) -> None:
         """Sends the real answer's headers (its full length declared) and half its body, then stops."""
@@ -224,4 +263,27 @@ class FaultMiddleware:
         body = b"".join(chunks)
         await send(start)
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        transport = _transport(receive)
+        if transport is not None:
+            transport.abort()
+            await asyncio.sleep(0)
+            return
         raise ConnectionDropped(f"fault: body truncated after {len(body) // 2} of {len(body)} bytes")
+
+
+def _transport(receive) -> Any:
+    """The connection's transport, when the server is uvicorn (its `receive` is a method of the request cycle).
+
+    Told apart by what it can do, not its class: uvloop's transports are not asyncio's classes.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    return transport if callable(getattr(transport, "abort", None)) else None
+
+
+async def _drop_connection(scope, receive) -> None:
+    """Closes the connection without a status line: what a client sees when a server or proxy dies mid-request."""
+    transport = _transport(receive)
+    if transport is None:
+        raise ConnectionDropped(f"fault: connection dropped ({scope['method']} {scope['path']})")
+    transport.abort()
+    await asyncio.sleep(0)  # let the server see the connection close, so that it does not answer 500 into it

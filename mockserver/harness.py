@@ -1,7 +1,8 @@
 """The test harness behind the pytest plugin: a target (a local sandbox or a remote API) and a per-test handle.
 
 Kept free of pytest so that it can be used from any test runner; the plugin
-only maps options and fixtures onto it.
+only maps options and fixtures onto it. Every change to a local sandbox goes
+through the `Sandbox` control plane, as the admin API's do.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Any
 
 import httpx
 
+from .contract_files import LATEST, VERSIONS
 from .journal import Journal, JournalEntry
 from .request_validation import OperationValidator, Violation, route_violation
+from .sdk import vendor_sdk
 
 PURCHASE_OPERATION = "purchaseNumber"
 IN_PROCESS_URL = "http://lcphone.sandbox"
@@ -42,15 +45,18 @@ class HarnessSettings:
         return bool(self.base_url)
 
 
-def format_violations(entries: list[JournalEntry]) -> str:
+def format_violations(entries: list[JournalEntry], dropped: int = 0) -> str:
     """A report of the requests that broke the contract: request, rule, contract location."""
     broken = [e for e in entries if e.violations]
-    lines = [f"lcphone: the client sent {len(broken)} request(s) outside the contract:"]
+    lines = [f"lcphone: the client sent {len(broken) + dropped} request(s) outside the contract:"]
     for number, entry in enumerate(broken, 1):
-        lines.append(f"  {number}. {entry.request_line} -> {entry.status}")
+        version = f" [Version {entry.version}]" if entry.version else ""
+        lines.append(f"  {number}. {entry.request_line} -> {entry.status}{version}")
         for violation in entry.violations:
             lines.append(f"     - {violation.field}: {violation.message} [{violation.rule}]")
             lines.append(f"       contract: {violation.pointer}")
+    if dropped:
+        lines.append(f"  ... and {dropped} more, not kept")
     lines.append("(mark the test with @pytest.mark.lcphone_allow_violations if it breaks the contract on purpose)")
     return "\n".join(lines)
 
@@ -61,12 +67,11 @@ class LocalTarget:
     remote = False
 
     def __init__(self, settings: HarnessSettings) -> None:
-        from .sandbox import DEFAULT_SEED, Sandbox
+        from .sandbox import Sandbox
         from .server_thread import SandboxServer
 
         self.settings = settings
-        self.sandbox = Sandbox(seed=settings.seed if settings.seed is not None else DEFAULT_SEED,
-                               scenario=settings.scenario, drift=settings.drift)
+        self.sandbox = Sandbox(seed=settings.seed, scenario=settings.scenario, drift=settings.drift)
         self._initial_scenario = self.sandbox.scenario
         self.server = SandboxServer(self.sandbox)
 
@@ -88,11 +93,14 @@ class LocalTarget:
             self.sandbox.reset()
 
     def journal_mark(self) -> int:
-        entries = self.sandbox.journal.entries()
-        return entries[-1].sequence if entries else 0
+        return self.sandbox.journal.last_sequence
 
     def journal_since(self, mark: int) -> list[JournalEntry]:
-        return [e for e in self.sandbox.journal.entries() if e.sequence > mark]
+        return self.sandbox.journal.entries(after=mark)
+
+    def violations_since(self, mark: int) -> tuple[list[JournalEntry], int]:
+        journal = self.sandbox.journal
+        return journal.violations_since(mark), journal.violations_dropped
 
     def crashes(self) -> list[BaseException]:
         return list(self.sandbox.crashes)
@@ -100,9 +108,9 @@ class LocalTarget:
     def close(self) -> None:
         self.server.stop()
 
-    # -- state-changing helpers ------------------------------------------------
+    # -- state-changing helpers: the control plane's ----------------------------------
     def mint_token(self, location_id: str, scopes: list[str] | None = None) -> str:
-        return self.sandbox.phone_system.mint_token(location_id, scopes).value
+        return self.sandbox.mint_token(location_id, scopes).value
 
     def load_scenario(self, scenario: Any) -> None:
         from .scenario import Scenario
@@ -114,46 +122,40 @@ class LocalTarget:
         self.sandbox.load_scenario(scenario)
 
     def add_numbers(self, location_id: str, count: int, country: str, number_type: str) -> list[str]:
-        added = self.sandbox.phone_system.add_numbers(location_id, country, number_type, count)
-        return [n.phone_number for n in added]
+        return [n.phone_number for n in self.sandbox.add_numbers(location_id, country, number_type, count)]
 
     def add_number(self, location_id: str, phone_number: str, **details: Any) -> str:
-        return self.sandbox.phone_system.add_owned_number(location_id, {"phoneNumber": phone_number, **details}).phone_number
+        return self.sandbox.add_number(location_id, {"phoneNumber": phone_number, **details}).phone_number
 
     def add_pool(self, location_id: str, name: str, numbers: int | list[str], **details: Any) -> str:
-        return self.sandbox.phone_system.add_pool(location_id, {"name": name, "numbers": numbers, **details}).id
+        return self.sandbox.add_pool(location_id, {"name": name, "numbers": numbers, **details}).id
 
     def create_location(self, location_id: str, **fields: Any) -> None:
-        self.sandbox.phone_system.load_location({"id": location_id, **fields})
+        self.sandbox.create_location({"id": location_id, **fields})
 
     def set_rate_limits(self, **policy: Any) -> None:
-        from .rate_limits import RateLimitPolicy
-
-        self.sandbox.rate_limiter.configure(RateLimitPolicy(**{**vars(self.sandbox.rate_limiter.policy), **policy}))
+        self.sandbox.set_rate_limits(**policy)
 
     def add_fault(self, spec: dict[str, Any]) -> None:
-        from .faults import FaultRule
+        self.sandbox.add_fault(spec)
 
-        self.sandbox.faults.add(FaultRule.from_api(spec, list(self.sandbox.contract.operations)))
+
+def _is_purchase(request: httpx.Request) -> bool:
+    from .api import router
+
+    found = router().match(request.method, request.url.path)
+    return found is not None and found[0].operation_id == PURCHASE_OPERATION
 
 
 class _PurchaseGuard(httpx.BaseTransport):
     """Refuses, without sending it, any purchase to a target where buying was not allowed."""
 
-    def __init__(self, inner: httpx.BaseTransport, refusals: list[str]) -> None:
+    def __init__(self, inner: httpx.BaseTransport, refuse) -> None:
         self.inner = inner
-        self.refusals = refusals
+        self.refuse = refuse
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        from .contract import load
-
-        operation = load().match(request.method, request.url.path)
-        if operation is not None and operation.operation_id == PURCHASE_OPERATION:
-            self.refusals.append(f"{request.method} {request.url}")
-            raise PurchaseRefused(
-                f"lcphone: refused to send {request.method} {request.url.path} to a remote target: purchases cost "
-                "real money. Pass --lcphone-allow-purchase to allow them."
-            )
+        self.refuse(request)
         return self.inner.handle_request(request)
 
     def close(self) -> None:
@@ -166,7 +168,7 @@ class RemoteTarget:
     remote = True
 
     def __init__(self, settings: HarnessSettings) -> None:
-        if not (settings.token and settings.location_id):
+        if not (settings.base_url and settings.token and settings.location_id):
             raise TargetUnavailable("a remote target needs a token and a location id (--lcphone-token, --lcphone-location)")
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
@@ -174,6 +176,7 @@ class RemoteTarget:
         self.refusals: list[str] = []  # purchases stopped before they were sent
 
     def default_credentials(self) -> tuple[str, str]:
+        assert self.settings.location_id and self.settings.token
         return self.settings.location_id, self.settings.token
 
     def reset(self) -> None:
@@ -181,11 +184,13 @@ class RemoteTarget:
         self.refusals.clear()
 
     def journal_mark(self) -> int:
-        entries = self.journal.entries()
-        return entries[-1].sequence if entries else 0
+        return self.journal.last_sequence
 
     def journal_since(self, mark: int) -> list[JournalEntry]:
-        return [e for e in self.journal.entries() if e.sequence > mark]
+        return self.journal.entries(after=mark)
+
+    def violations_since(self, mark: int) -> tuple[list[JournalEntry], int]:
+        return self.journal.violations_since(mark), self.journal.violations_dropped
 
     def crashes(self) -> list[BaseException]:
         return []
@@ -193,16 +198,24 @@ class RemoteTarget:
     def close(self) -> None:
         pass
 
+    def refuse_purchase(self, request: httpx.Request) -> None:
+        """Raises, before it is sent, a purchase this run may not make."""
+        if not self.settings.allow_purchase and _is_purchase(request):
+            self.refusals.append(f"{request.method} {request.url}")
+            raise PurchaseRefused(
+                f"lcphone: refused to send {request.method} {request.url.path} to a remote target: purchases cost "
+                "real money. Pass --lcphone-allow-purchase to allow them."
+            )
+
     def transport(self) -> httpx.BaseTransport:
-        transport: httpx.BaseTransport = httpx.HTTPTransport()
-        return transport if self.settings.allow_purchase else _PurchaseGuard(transport, self.refusals)
+        return _PurchaseGuard(httpx.HTTPTransport(), self.refuse_purchase)
 
     def record(self, response: httpx.Response) -> None:
         """Client-side conformance: the request a remote target received, checked against the contract."""
         request = response.request
-        operation_id, violations = check_request(request)
+        operation_id, violations, version = check_request(request)
         self.journal.record(request.method, request.url.path, request.url.query.decode(), operation_id,
-                            response.status_code, violations)
+                            response.status_code, violations, version)
 
     def __getattr__(self, name: str) -> Any:
         if name in {"mint_token", "load_scenario", "add_numbers", "add_number", "add_pool", "create_location", "app",
@@ -211,20 +224,26 @@ class RemoteTarget:
         raise AttributeError(name)
 
 
-def check_request(request: httpx.Request) -> tuple[str | None, list[Violation]]:
-    """The contract's verdict on a request as a client sent it (what the sandbox's gateway checks too)."""
-    from .contract import load
+def check_request(request: httpx.Request) -> tuple[str | None, list[Violation], str | None]:
+    """The contract's verdict on a request as a client sent it, at the version it asked for (as the gateway checks)."""
+    from .api import router
+    from .versions import negotiate, version_values
 
-    found = load().match_with_path_params(request.method, request.url.path)
+    found = router().match(request.method, request.url.path)
     if found is None:
-        return None, [route_violation(request.method, request.url.path)]
-    operation, path_params = found
+        return None, [route_violation(request.method, request.url.path)], None
+    route, path_params = found
+    raw_headers = [(name.lower(), value) for name, value in request.headers.raw]
+    choice = negotiate(version_values(raw_headers), route.operations)
+    if choice.violation is not None:
+        return route.operation_id, [choice.violation], None
+    operation = route.operations[choice.version]
     body = request.read() if operation.body_schema is not None else None
     checked = OperationValidator(operation).check(
         path_params, httpx.QueryParams(request.url.query).multi_items(),
         {k.lower(): v for k, v in request.headers.items()}, body, request.headers.get("content-type"),
     )
-    return operation.operation_id, checked.violations
+    return operation.operation_id, checked.violations, choice.version
 
 
 class LcPhone:
@@ -260,19 +279,27 @@ class LcPhone:
     def sandbox(self):
         return self.target.sandbox
 
-    def headers(self, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token or self.token}", "Version": "v3"}
+    def headers(self, token: str | None = None, version: str | None = LATEST) -> dict[str, str]:
+        """`Authorization` and `Version` headers for your own client (`version=None` leaves Version out)."""
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        if version is not None:
+            headers["Version"] = version
+        return headers
 
-    def make_client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
-        """An httpx client with auth and `Version: v3` set: in-process for a local sandbox, over HTTP for a remote API."""
-        headers = {**self.headers(token), **kwargs.pop("headers", {})}
-        if self.remote:
+    def make_client(self, token: str | None = None, version: str | None = LATEST, **kwargs: Any) -> httpx.Client:
+        """An httpx client with auth and Version set: in-process for a local sandbox, over HTTP for a remote API."""
+        if version is not None and version not in VERSIONS:
+            raise ValueError(f"version {version!r}: the contract knows {', '.join(VERSIONS)}")
+        headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
+        client: httpx.Client
+        if isinstance(self.target, RemoteTarget):
             client = httpx.Client(base_url=self.base_url, headers=headers, transport=self.target.transport(),
                                   event_hooks={"response": [self.target.record]}, **kwargs)
         else:
             from .transport import SyncASGITransport
 
-            client = httpx.Client(base_url=IN_PROCESS_URL, headers=headers, transport=SyncASGITransport(self.asgi_app), **kwargs)
+            client = httpx.Client(base_url=IN_PROCESS_URL, headers=headers, transport=SyncASGITransport(self.asgi_app),
+                                  **kwargs)
         self._clients.append(client)
         return client
 
@@ -282,13 +309,33 @@ class LcPhone:
             self._client = self.make_client()
         return self._client
 
-    def async_client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+    def async_client(self, token: str | None = None, version: str | None = LATEST, **kwargs: Any) -> httpx.AsyncClient:
         """An httpx.AsyncClient with auth set (in-process for a local sandbox). Close it yourself."""
-        headers = {**self.headers(token), **kwargs.pop("headers", {})}
+        headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
         if self.remote:
             return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
         return httpx.AsyncClient(base_url=IN_PROCESS_URL, headers=headers,
                                  transport=httpx.ASGITransport(app=self.asgi_app), **kwargs)
+
+    def sdk(self, version: str = LATEST, token: str | None = None) -> Any:
+        """The vendor's Python SDK client (`highlevel.HighLevel`) pointed at the target with the test's token.
+
+        Its calls are async: `await lcphone.sdk().phone_system.active_numbers(...)`. Against a remote target, a
+        purchase is refused before it is sent unless the run allows purchases, and every request is checked
+        against the contract as the sandbox checks its own.
+        """
+        request_hooks, response_hooks = [], []
+        if isinstance(self.target, RemoteTarget):
+            remote = self.target
+
+            async def refuse(request: httpx.Request) -> None:
+                remote.refuse_purchase(request)
+
+            async def record(response: httpx.Response) -> None:
+                remote.record(response)
+
+            request_hooks, response_hooks = [refuse], [record]
+        return vendor_sdk(self.base_url, token or self.token, version, request_hooks, response_hooks)
 
     def token_for(self, location_id: str, scopes: list[str] | None = None) -> str:
         """A token of another location (created if new), optionally with fewer scopes."""
@@ -329,7 +376,8 @@ class LcPhone:
 
     @property
     def violations(self) -> list[tuple[JournalEntry, Violation]]:
-        return [(entry, v) for entry in self.journal for v in entry.violations]
+        entries, _ = self.target.violations_since(self._mark)
+        return [(entry, v) for entry in entries for v in entry.violations]
 
     def close(self) -> None:
         for client in self._clients:

@@ -42,8 +42,8 @@ class IdFactory:
         return prefix + self.hex(kind, n, 32)
 
     def record_id(self, kind: str, n: int) -> str:
-        """A 24-hex-digit record id, the style of the vendor's database ids."""
-        return self.hex(kind, n, 24)
+        """A 20-alphanumeric document id, the style of the vendor's ids (`8xMPW85D2z5jgcTa5L1p`)."""
+        return self.alphanumeric(kind, n, 20)
 
     def access_token(self, n: int) -> str:
         """A private-integration-style token: `pit-` and a UUID."""

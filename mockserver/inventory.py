@@ -17,12 +17,10 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import random
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
@@ -82,38 +80,42 @@ class CatalogNumber:
         return phonenumbers.format_number(phonenumbers.parse(self.phone_number), PhoneNumberFormat.NATIONAL)
 
     @property
-    def available(self) -> dict[str, Any]:
-        """The API's AvailableNumber: place details drawn from a random source seeded by the number."""
-        area, country = self.area, self.country
-        rnd = random.Random(_stream_seed(self.seed, self.phone_number))
-        geographic = area.latitude is not None
-        return {
-            "phoneNumber": self.phone_number,
-            "friendlyName": self.friendly_name,
-            "isoCountry": country,
-            "lata": area.lata,
-            "locality": area.locality,
-            "rateCenter": area.rate_center,
-            "latitude": round(area.latitude + rnd.uniform(-0.05, 0.05), 6) if geographic else None,
-            "longitude": round(area.longitude + rnd.uniform(-0.05, 0.05), 6) if geographic else None,
-            "region": area.region,
-            "postalCode": _postal_code(rnd, area, country),
-            "addressRequirements": self.spec.address_requirements,
-            "beta": bool(self.flags & _BETA),
-            "capabilities": {"MMS": self.mms, "SMS": self.sms, "voice": self.voice},
-            "price": {"number_type": self.number_type, "price": self.spec.price, "price_unit": "USD"},
-        }
+    def beta(self) -> bool:
+        return bool(self.flags & _BETA)
+
+    @property
+    def place(self) -> Place:
+        """Where the number is: its area's place, with coordinates and a postal code drawn for this number."""
+        return _place(self)
 
 
-def _postal_code(rnd: random.Random, area: Area, country: str) -> str | None:
-    if area.postal_range is not None:
-        width = 5 if country == "US" else 4
-        return f"{rnd.randint(*area.postal_range):0{width}d}"
-    if area.postal_template is not None:
-        letters = "ABCEGHJKLMNPRSTVWXYZ"
-        return "".join(rnd.choice(letters) if ch == "?" else str(rnd.randrange(10)) if ch == "#" else ch
-                       for ch in area.postal_template).upper()
-    return None
+@dataclass(frozen=True, slots=True)
+class Place:
+    latitude: float | None
+    longitude: float | None
+    postal_code: str | None
+
+
+_FAKE = Faker("en_US")
+_FAKE_LOCK = threading.Lock()
+
+
+def _place(number: CatalogNumber) -> Place:
+    """Coordinates near the area's centre and a postal code of its range, from Faker seeded by the number."""
+    area, country = number.area, number.country
+    with _FAKE_LOCK:
+        _FAKE.seed_instance(_stream_seed(number.seed, number.phone_number))
+        latitude = longitude = None
+        if area.latitude is not None and area.longitude is not None:
+            latitude = round(area.latitude + _FAKE.pyfloat(min_value=-0.05, max_value=0.05), 6)
+            longitude = round(area.longitude + _FAKE.pyfloat(min_value=-0.05, max_value=0.05), 6)
+        postal_code: str | None = None
+        if area.postal_range is not None:
+            width = 5 if country == "US" else 4
+            postal_code = f"{_FAKE.random_int(*area.postal_range):0{width}d}"
+        elif area.postal_template is not None:
+            postal_code = _FAKE.bothify(area.postal_template, letters="ABCEGHJKLMNPRSTVWXYZ").upper()
+    return Place(latitude, longitude, postal_code)
 
 
 @dataclass(frozen=True)
@@ -179,10 +181,26 @@ class Catalog:
             by_country.setdefault(number.country, []).append(number)
         self.by_country = by_country
         self._indexes = {country: CountryIndex(numbers) for country, numbers in by_country.items()}
-        self._shown: dict[str, orjson.Fragment] = {}
+        self._kinds = {(n.country, n.number_type) for n in self.by_number.values()}
 
     def __len__(self) -> int:
         return len(self.by_number)
+
+    @property
+    def countries(self) -> list[str]:
+        return list(self.by_country)
+
+    def has(self, country: str, number_type: str) -> bool:
+        """Whether the inventory was stocked with numbers of this country and type (sold ones included)."""
+        return (country, number_type) in self._kinds
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """How many numbers of each country and type the inventory was stocked with."""
+        table: dict[str, dict[str, int]] = {}
+        for number in self.by_number.values():
+            row = table.setdefault(number.country, {})
+            row[number.number_type] = row.get(number.number_type, 0) + 1
+        return table
 
     def get(self, phone_number: str) -> CatalogNumber | None:
         return self.by_number.get(phone_number)
@@ -206,15 +224,6 @@ class Catalog:
                 if len(found) == limit:
                     break
         return found
-
-    def available_fragment(self, number: CatalogNumber) -> orjson.Fragment:
-        """A number's AvailableNumber, serialized once: shown often, never changed."""
-        fragment = self._shown.get(number.phone_number)
-        if fragment is None:
-            if len(self._shown) >= 100_000:  # bounded: inventories can hold millions of numbers
-                self._shown.clear()
-            fragment = self._shown[number.phone_number] = orjson.Fragment(orjson.dumps(number.available))
-        return fragment
 
     def draw(
         self, country: str, number_type: str, count: int, is_available: Callable[[str], bool]

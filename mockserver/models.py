@@ -1,12 +1,16 @@
-"""The sandbox's resources as plain objects, named in the API's own words."""
+"""The sandbox's resources and the domain's answers, as plain objects named in the API's own words.
+
+Nothing here knows an API version: `views/` turns these into each version's
+wire shapes.
+"""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
-import orjson
+if TYPE_CHECKING:
+    from .inventory import CatalogNumber
 
 ALL_SCOPES: tuple[str, ...] = ("phonenumbers.read", "phonenumbers.write", "numberpools.read")
 
@@ -18,24 +22,27 @@ ACTIVE_TYPE_FOR = {"local": "local", "tollFree": "toll-free", "mobile": "mobile"
 class Location:
     id: str
     name: str
-    account_record_id: str
+    account_record_id: str  # the id of the location's Twilio account document
+    account_sid: str = ""  # AC + 32 hex
     is_under_lc: bool = True
     account_status: str = "active"  # active | suspended | closed
     phone_system_connected: bool = True
-    rcs_sender_ids: list[dict[str, Any]] = field(default_factory=list)
+    validate_sms: bool = True
+    rcs_sender_ids: list[dict[str, Any]] = field(default_factory=list)  # {number, friendlyName, rcsMeta}
 
 
 @dataclass(frozen=True)
 class Token:
     value: str
-    location_id: str | None  # None: an agency token, valid for every location
+    location_id: str | None  # None: an agency token (refused by these endpoints, D15)
     scopes: frozenset[str]
 
-    def can_access(self, location_id: str) -> bool:
-        return self.location_id is None or self.location_id == location_id
+    @property
+    def is_agency(self) -> bool:
+        return self.location_id is None
 
 
-@dataclass
+@dataclass(eq=False)
 class ActiveNumber:
     phone_number: str
     friendly_name: str
@@ -57,34 +64,17 @@ class ActiveNumber:
     bundle_sid: str | None = None
     origin: str = "twilio"  # twilio | hosted | ported
 
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "phoneNumber": self.phone_number,
-            "friendlyName": self.friendly_name,
-            "sid": self.sid,
-            "countryCode": self.country_code,
-            "capabilities": {"voice": self.voice, "sms": self.sms, "mms": self.mms, "fax": self.fax},
-            "type": self.type,
-            "isDefaultNumber": self.is_default_number,
-            "linkedUser": self.linked_user,
-            "linkedRingAllUsers": list(self.linked_ring_all_users),
-            "inboundCallService": self.inbound_call_service,
-            "forwardingNumber": self.forwarding_number,
-            "isGroupConversationEnabled": self.is_group_conversation_enabled,
-            "addressSid": self.address_sid,
-            "bundleSid": self.bundle_sid,
-            "dateAdded": self.date_added,
-            "dateUpdated": self.date_added,
-            "origin": self.origin,
-        }
+    def __post_init__(self) -> None:
+        # Wire forms rendered by the views, kept with the number: numbers do not change once added.
+        self.rendered: dict[str, Any] = {}
 
-    @functools.cached_property
-    def api_fragment(self) -> orjson.Fragment:
-        """The record, serialized once (numbers do not change once added): listing pages join these."""
-        return orjson.Fragment(orjson.dumps(self.to_api()))
+    @property
+    def date_created(self) -> str | None:
+        """Only numbers of another provider carry it (D28)."""
+        return self.date_added if self.origin != "twilio" else None
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -100,26 +90,66 @@ class NumberPool:
     is_active: bool = True
     inbound_call_service: dict[str, str] | None = None
 
-    def to_api(self, friendly_names: dict[str, str]) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "locationId": self.location_id,
-            "numbers": [{"phoneNumber": n, "friendlyName": friendly_names.get(n, n)} for n in self.numbers],
-            "forwardingNumber": self.forwarding_number,
-            "whisper": self.whisper,
-            "whisperMessage": self.whisper_message,
-            "callRecording": self.call_recording,
-            "isActive": self.is_active,
-            "inboundCallService": self.inbound_call_service,
-        }
+
+@dataclass(frozen=True)
+class TwilioAccount:
+    """A location's Twilio account document, as it stood after a purchase."""
+
+    id: str
+    account_sid: str
+    under_lc: bool
+    validate_sms: bool
+    location_id: str
+    numbers: dict[str, str]  # phone number -> service ("conversation")
+    number_names: dict[str, str]  # phone number -> friendly name
+    assigned_to_numbers: dict[str, str]  # phone number -> user id
+
+    def to_record(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class PurchaseReceipt:
+    """What a purchase bought, and the account it went to."""
+
+    number: str
+    account: TwilioAccount
+
+    def to_record(self) -> dict[str, Any]:
+        return {"number": self.number, "account": self.account.to_record()}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PurchaseReceipt:
+        return cls(record["number"], TwilioAccount(**record["account"]))
 
 
 @dataclass(frozen=True)
 class PurchaseRecord:
-    """What an idempotent purchase answered, kept under its fingerprint."""
+    """A purchase kept under its fingerprint, so that a replay answers the same (D9)."""
 
     location_id: str
     fingerprint_id: str
     request_digest: str
-    response: dict[str, Any]
+    receipt: PurchaseReceipt
+
+
+@dataclass(frozen=True)
+class NumberPoolList:
+    pools: list[NumberPool]
+    friendly_names: dict[str, str]  # the location's numbers -> their friendly names
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    numbers: list[CatalogNumber]
+    fingerprint_id: str
+
+
+@dataclass(frozen=True)
+class ActiveNumberPage:
+    location: Location
+    numbers: list[ActiveNumber]
+    page: int | float  # as asked for (whole, but a float when too large for an integer)
+    page_size: int
+    total: int  # numbers that match the filters, over all pages
+    rcs_sender_ids: list[dict[str, Any]] | None = None  # only when asked for

@@ -1,135 +1,165 @@
 """The rules of the LC Phone service, as plain Python: auth, pools, search, purchase, active numbers.
 
-Routes call these methods with typed values and render what they return; every
-refusal is an `ApiError` in the vendor's shape. All state goes through the store.
+Routes call these methods with typed values and get models back (`models.py`);
+the views turn those into each version's wire shapes. Every refusal is an
+`ApiError` in the vendor's shape. All state goes through the store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 import phonenumbers
+from faker import Faker
 
 from . import errors
 from .ids import IdFactory
 from .inventory import Catalog, SearchQuery
-from .models import ACTIVE_TYPE_FOR, ALL_SCOPES, ActiveNumber, Location, NumberPool, PurchaseRecord, Token
+from .models import (
+    ACTIVE_TYPE_FOR, ALL_SCOPES, ActiveNumber, ActiveNumberPage, Location, NumberPool, NumberPoolList,
+    PurchaseReceipt, PurchaseRecord, SearchResult, Token, TwilioAccount,
+)
 from .scenario import Scenario, ScenarioError
-from .store import MemoryStore, PersistentStore, Store
+from .store import MemoryStore, Store
 
 _ADDRESS_SID = re.compile(r"^AD[0-9a-f]{32}$")
 _BUNDLE_SID = re.compile(r"^BU[0-9a-f]{32}$")
-
-PURCHASE_MESSAGE = "Number purchase successful"
-ACTIVE_NUMBERS_MESSAGE = "Phone numbers fetched successfully"
+NUMBER_NO_LONGER_AVAILABLE = "Phone number is no longer available"  # the vendor's own words (D10)
 
 
 def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _first_unless_told(told: bool | None, existing: list[ActiveNumber]) -> bool:
-    """A location's first number is its default number, unless the scenario says otherwise."""
-    return (not existing) if told is None else told
-
-
-def _request_digest(body: dict[str, Any]) -> str:
+def request_digest(body: Any) -> str:
+    """What identifies a purchase request: its body, keys sorted."""
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+@dataclass(frozen=True)
+class PurchaseOrder:
+    """A purchase request, typed. countryCode and numberType may be left out at 2021-07-28 (the number's own)."""
+
+    phone_number: str
+    digest: str
+    country_code: str | None = None
+    number_type: str | None = None
+    address_sid: str = ""
+    bundle_sid: str = ""
+    skip_location_kyc: bool = False
+    fingerprint_id: str | None = None  # None: not idempotent (2021-07-28 only, D9)
+
+
 class PhoneSystem:
-    def __init__(self, catalog: Catalog, seed: int, scenario: Scenario, store: Store | None = None,
-                 *, double_sell: bool = False) -> None:
+    def __init__(self, catalog: Catalog, seed: int, scenario: Scenario, store: Store | None = None) -> None:
         self.catalog = catalog
-        self.double_sell = double_sell  # a deliberate bug (drift mode), for showing that the suites catch it
+        self.seed = seed
         self.ids = IdFactory(seed)
         self.store: Store = store if store is not None else MemoryStore()
         self.scenario = scenario
+        self._fake = Faker("en_US")
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def reset(self, scenario: Scenario | None = None) -> None:
-        """Back to the scenario's starting state (the same state, byte for byte, every time)."""
-        previous = self.scenario
-        scenario = scenario or previous
+    def load(self, scenario: Scenario) -> None:
+        """The scenario's starting state (the same state, byte for byte, every time), or no change at all.
+
+        A scenario whose content cannot be honoured (a pool bigger than its numbers...) is refused whole: it is
+        tried on a scratch store first, so that no store, whether it can roll back or not, is touched by it.
+        """
+        PhoneSystem(self.catalog, self.seed, scenario, MemoryStore())._fill(scenario)
+        self._fill(scenario)
+
+    def _fill(self, scenario: Scenario) -> None:
+        store = self.store
         try:
-            self._load(scenario)
+            with store.transaction():
+                store.clear()
+                self.scenario = scenario  # the clock of the dates below is the scenario's
+                for index, entry in enumerate(scenario.locations):
+                    self._load_location(entry, f"locations.{index}")
+                for entry in scenario.agency_tokens:
+                    self._put_token(entry, location_id=None)
         except errors.ApiError as error:
-            # A scenario whose content cannot be honoured (a pool bigger than its numbers...) is refused whole.
-            if scenario is not previous:
-                self._load(previous)
-            raise ScenarioError([f"scenario {scenario.name!r}: {'; '.join(error.problems)}"]) from None
-        self.scenario = scenario
+            raise ScenarioError([f"scenario {scenario.name!r}: {problem}" for problem in error.problems]) from None
 
-    def start(self) -> None:
-        """The starting state: the scenario's, unless a persistent store already holds a sandbox's state."""
-        store = self.store
-        with store.transaction():
-            stored = store.get_meta("scenario") if isinstance(store, PersistentStore) else None
-            if stored is None:
-                self.reset()
-            else:
-                self.scenario = Scenario.from_document(orjson.loads(stored))
+    def _load_location(self, entry: dict[str, Any], where: str) -> None:
+        try:
+            self.load_location(entry)
+        except errors.ApiError as error:
+            raise errors.validation_error([f"{where}: {problem}" for problem in error.problems]) from None
 
-    def _load(self, scenario: Scenario) -> None:
-        store = self.store
-        with store.transaction():
-            store.clear()
-            self.scenario = scenario  # the clock of the dates below is the scenario's
-            for entry in scenario.locations:
-                self.load_location(entry)
-            for entry in scenario.agency_tokens:
-                self._put_token(entry, location_id=None)
-            if isinstance(store, PersistentStore):
-                store.set_meta("scenario", orjson.dumps(scenario.document).decode())
-
-    def load_location(self, entry: dict[str, Any]) -> None:
-        location = self.create_location(
-            entry["id"],
-            name=entry.get("name"),
-            is_under_lc=entry.get("isUnderLc", True),
-            account_status=entry.get("accountStatus", "active"),
-            phone_system_connected=entry.get("phoneSystemConnected", True),
-            account_record_id=entry.get("accountRecordId"),
-            rcs_sender_ids=entry.get("rcsSenderIds", []),
-        )
-        for token in entry.get("tokens", []):
-            self._put_token(token, location.id)
-        for number in entry.get("numbers", []):
-            if "draw" in number:
-                draw = number["draw"]
-                self.add_numbers(location.id, draw["countryCode"], draw["numberType"], draw["count"])
-            else:
-                self.add_owned_number(location.id, number)
-        for pool in entry.get("pools", []):
-            self.add_pool(location.id, pool)
+    def load_location(self, entry: dict[str, Any]) -> Location:
+        with self.store.transaction():
+            location = self.create_location(
+                entry["id"],
+                name=entry.get("name"),
+                is_under_lc=entry.get("isUnderLc", True),
+                account_status=entry.get("accountStatus", "active"),
+                phone_system_connected=entry.get("phoneSystemConnected", True),
+                account_record_id=entry.get("accountRecordId"),
+                rcs_sender_ids=entry.get("rcsSenderIds", []),
+            )
+            for token in entry.get("tokens", []):
+                self._put_token(token, location.id)
+            for index, number in enumerate(entry.get("numbers", [])):
+                try:
+                    if "draw" in number:
+                        draw = number["draw"]
+                        self.add_numbers(location.id, draw["countryCode"], draw["numberType"], draw["count"])
+                    else:
+                        self.add_owned_number(location.id, number)
+                except errors.ApiError as error:
+                    raise errors.validation_error([f"numbers.{index}: {p}" for p in error.problems]) from None
+            for index, pool in enumerate(entry.get("pools", [])):
+                try:
+                    self.add_pool(location.id, pool)
+                except errors.ApiError as error:
+                    raise errors.validation_error([f"pools.{index}: {p}" for p in error.problems]) from None
+            return location
 
     def _put_token(self, entry: dict[str, Any], location_id: str | None) -> Token:
-        value = entry.get("value") or self.ids.access_token(self.store.next_sequence("token"))
+        store = self.store
+        value = entry.get("value") or self.ids.access_token(store.next_sequence("token"))
+        existing = store.get_token(value)
+        if existing is not None and existing.location_id != location_id:
+            owner = existing.location_id or "the agency"
+            raise errors.validation_error([f"tokens: {errors.quoted(value, 40)} already belongs to {owner}"])
         token = Token(value, location_id, frozenset(entry.get("scopes", ALL_SCOPES)))
-        self.store.put_token(token)
+        store.put_token(token)
         return token
 
     # -- seeding (scenarios, admin API, fixtures) --------------------------------
 
+    def _company_name(self, location_id: str) -> str:
+        """A made-up business name for a location created without one, the same for the same seed and id."""
+        self._fake.seed_instance(f"{self.seed}:{location_id}")
+        return str(self._fake.company())
+
     def create_location(self, location_id: str, *, name: str | None = None, is_under_lc: bool = True,
                         account_status: str = "active", phone_system_connected: bool = True,
-                        account_record_id: str | None = None, rcs_sender_ids: list[dict[str, Any]] | None = None) -> Location:
-        with self.store.transaction():
+                        account_record_id: str | None = None,
+                        rcs_sender_ids: Iterable[dict[str, Any]] = ()) -> Location:
+        store = self.store
+        with store.transaction():
+            sequence = store.next_sequence("account")
             location = Location(
                 id=location_id,
-                name=name or f"Location {location_id}",
-                account_record_id=account_record_id or self.ids.record_id("account", self.store.next_sequence("account")),
+                name=name or self._company_name(location_id),
+                account_record_id=account_record_id or self.ids.record_id("account", sequence),
+                account_sid=self.ids.twilio_sid("AC", "account", sequence),
                 is_under_lc=is_under_lc,
                 account_status=account_status,
                 phone_system_connected=phone_system_connected,
-                rcs_sender_ids=list(rcs_sender_ids or []),
+                rcs_sender_ids=[{"friendlyName": name or location_id, **entry} for entry in rcs_sender_ids],
             )
-            self.store.put_location(location)
+            store.put_location(location)
             return location
 
     def ensure_location(self, location_id: str) -> Location:
@@ -150,8 +180,10 @@ class PhoneSystem:
         return _timestamp(start + timedelta(minutes=minutes))
 
     def _new_active_number(self, location_id: str, phone_number: str, friendly_name: str, country: str,
-                           number_type: str, **details: Any) -> ActiveNumber:
+                           number_type: str, is_default: bool | None = None, **details: Any) -> ActiveNumber:
         store = self.store
+        if is_default is None:  # a location's first number is its default number, unless told otherwise
+            is_default = not store.has_active_numbers(location_id)
         number = ActiveNumber(
             phone_number=phone_number,
             friendly_name=friendly_name,
@@ -159,7 +191,7 @@ class PhoneSystem:
             country_code=country,
             type=ACTIVE_TYPE_FOR.get(number_type, number_type),
             date_added=self._next_date(),
-            is_default_number=_first_unless_told(details.pop("is_default_number", None), store.active_numbers(location_id)),
+            is_default_number=is_default,
             **details,
         )
         store.add_active_number(location_id, number)
@@ -171,7 +203,11 @@ class PhoneSystem:
             self.ensure_location(location_id)
             drawn = self.catalog.draw(country, number_type, count, self.is_available)
             if len(drawn) < count:
-                raise errors.unprocessable(f"only {len(drawn)} {number_type} numbers are left in {country}")
+                if not self.catalog.has(country, number_type):
+                    raise errors.bad_request(f"countryCode: the inventory has no {number_type} numbers of {country} "
+                                             f"(it has numbers of {', '.join(self.catalog.countries)})")
+                raise errors.bad_request(f"count: {count} {number_type} numbers of {country} were asked for; "
+                                         f"only {len(drawn)} are left in the inventory")
             return [
                 self._new_active_number(location_id, n.phone_number, n.friendly_name, n.country, n.number_type,
                                         voice=n.voice, sms=n.sms, mms=n.mms)
@@ -184,14 +220,14 @@ class PhoneSystem:
         try:
             parsed = phonenumbers.parse(phone_number)
         except phonenumbers.NumberParseException as error:
-            raise errors.unprocessable(f"phoneNumber {phone_number}: {error}") from None
+            raise errors.bad_request(f"phoneNumber {errors.quoted(phone_number, 40)}: {error}") from None
         if not phonenumbers.is_valid_number(parsed):
-            raise errors.unprocessable(f"phoneNumber {phone_number} is not a valid phone number")
+            raise errors.bad_request(f"phoneNumber {phone_number} is not a valid phone number")
         with self.store.transaction():
             self.ensure_location(location_id)
             owner = self.store.owner_of(phone_number)
             if owner is not None:
-                raise errors.conflict(f"phoneNumber {phone_number} already belongs to location {owner}")
+                raise errors.bad_request(f"phoneNumber {phone_number} already belongs to location {owner}")
             capabilities = entry.get("capabilities", {})
             return self._new_active_number(
                 location_id,
@@ -199,6 +235,7 @@ class PhoneSystem:
                 phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL),
                 phonenumbers.region_code_for_number(parsed) or "ZZ",
                 entry.get("numberType", "local"),
+                is_default=entry.get("isDefaultNumber"),
                 voice=capabilities.get("voice", True),
                 sms=capabilities.get("sms", True),
                 mms=capabilities.get("mms", False),
@@ -207,7 +244,6 @@ class PhoneSystem:
                 forwarding_number=entry.get("forwardingNumber"),
                 linked_user=entry.get("linkedUser"),
                 inbound_call_service=entry.get("inboundCallService"),
-                is_default_number=entry.get("isDefaultNumber"),
             )
 
     def add_pool(self, location_id: str, entry: dict[str, Any]) -> NumberPool:
@@ -219,12 +255,13 @@ class PhoneSystem:
             if isinstance(wanted, int):
                 free = [n for n in owned if n not in pooled]
                 if len(free) < wanted:
-                    raise errors.unprocessable(f"numbers: location {location_id} has only {len(free)} numbers outside pools")
+                    raise errors.bad_request(f"numbers: location {location_id} has only {len(free)} numbers outside pools")
                 members = free[:wanted]
             else:
                 strangers = [n for n in wanted if n not in owned]
                 if strangers:
-                    raise errors.unprocessable(f"numbers: {', '.join(strangers)} are not numbers of location {location_id}")
+                    raise errors.bad_request(f"numbers: {', '.join(strangers[:10])} are not numbers of location "
+                                             f"{location_id}")
                 members = list(wanted)
             pool = NumberPool(
                 id="npool_" + self.ids.hex("pool", self.store.next_sequence("pool"), 20),
@@ -249,18 +286,23 @@ class PhoneSystem:
             raise errors.invalid_token()
         return token
 
-    def authorize(self, token: Token, scopes: tuple[str, ...]) -> None:
+    @staticmethod
+    def authorize(token: Token, scopes: tuple[str, ...]) -> None:
+        """The token may call an operation that needs `scopes` (D2); agency tokens may not (D15)."""
+        if token.is_agency:
+            raise errors.agency_token_refused()
         for scope in scopes:
             if scope not in token.scopes:
                 raise errors.missing_scope(scope)
 
-    def location_for(self, token: Token, location_id: str) -> Location:
-        if not token.can_access(location_id):
+    def location_for(self, token: Token, location_id: str | None) -> Location:
+        """The location a request acts on: the one named, which must be the token's; else the token's own."""
+        location_id = location_id or token.location_id
+        if location_id is None or location_id != token.location_id:
             raise errors.no_location_access()
         location = self.store.get_location(location_id)
-        if location is None:
-            # Only an agency token gets this far with a location the service does not know.
-            raise errors.not_found(f"Location {location_id} not found")
+        if location is None:  # a token outlived its location: the service would not know it either
+            raise errors.invalid_token()
         return location
 
     # -- the four operations -------------------------------------------------------
@@ -271,75 +313,82 @@ class PhoneSystem:
     @staticmethod
     def _require_phone_system(location: Location) -> None:
         if not location.phone_system_connected:
-            raise errors.not_found("Phone system not connected")
+            raise errors.phone_system_not_connected()
 
-    def number_pools(self, location: Location) -> dict[str, Any]:
+    def number_pools(self, location: Location) -> NumberPoolList:
         with self.store.transaction():
             names = {n.phone_number: n.friendly_name for n in self.store.active_numbers(location.id)}
-            pools = [pool.to_api(names) for pool in self.store.pools(location.id)]
-        return {"numberPools": pools, "total": len(pools)}
+            return NumberPoolList(self.store.pools(location.id), names)
 
-    def search_available(self, location: Location, query: SearchQuery) -> dict[str, Any]:
+    def search_available(self, location: Location, query: SearchQuery) -> SearchResult:
         self._require_phone_system(location)
         with self.store.transaction():
             found = self.catalog.search(query, self.is_available)
             fingerprint = self.ids.uuid("fingerprint", self.store.next_sequence("fingerprint"))
-        return {"numbers": [self.catalog.available_fragment(number) for number in found], "fingerprintId": fingerprint}
+        return SearchResult(found, fingerprint)
 
-    def purchase(self, location: Location, request: dict[str, Any]) -> dict[str, Any]:
-        """Buys a number; the answer is the envelope's `data`. Idempotent per fingerprintId."""
+    def purchase(self, location: Location, order: PurchaseOrder) -> PurchaseReceipt:
+        """Buys a number for the location. Idempotent per fingerprintId (D9); refusals are 400s (D10, D11)."""
         self._require_phone_system(location)
         if location.account_status != "active":
-            raise errors.forbidden(f"The phone system account of this location is {location.account_status}: numbers cannot be purchased.")
-        phone_number = request["phoneNumber"]
-        fingerprint_id = request["fingerprintId"]
-        digest = _request_digest(request)
+            raise errors.bad_request(f"The phone system account of this location is {location.account_status}: "
+                                     "numbers cannot be purchased.")
+        phone_number = order.phone_number
         store = self.store
         with store.transaction():
-            previous = store.get_purchase(location.id, fingerprint_id)
-            if previous is not None:
-                if previous.request_digest != digest:
-                    raise errors.conflict(
-                        f"fingerprintId {fingerprint_id} was already used for a different purchase request; "
-                        "send a new fingerprintId for a new purchase."
-                    )
-                return previous.response
-            if store.owner_of(phone_number) is not None and not self.double_sell:
-                raise errors.conflict(f"phoneNumber {phone_number} has already been purchased and is no longer available.")
+            if order.fingerprint_id is not None:
+                previous = store.get_purchase(location.id, order.fingerprint_id)
+                if previous is not None:
+                    if previous.request_digest != order.digest:
+                        raise errors.bad_request(
+                            f"fingerprintId {errors.quoted(order.fingerprint_id, 60)} was already used for another "
+                            "purchase request; send a new fingerprintId for a new purchase.")
+                    return previous.receipt
+            if store.owner_of(phone_number) is not None:
+                raise errors.bad_request(NUMBER_NO_LONGER_AVAILABLE)
             number = self.catalog.get(phone_number)
-            country = request["countryCode"]
+            country = order.country_code or (number.country if number else None)
             if number is None or number.country != country:
-                raise errors.unprocessable(f"phoneNumber {phone_number} is not an available number in countryCode {country}.")
-            if number.number_type != request["numberType"]:
-                raise errors.unprocessable(
-                    f"numberType: {phone_number} is a {number.number_type} number, not {request['numberType']}."
-                )
-            if number.address_requirements != "none" and not _ADDRESS_SID.match(request["addressSid"]):
-                raise errors.unprocessable(
+                raise errors.bad_request(f"phoneNumber {phone_number} is not an available number in countryCode "
+                                         f"{country}.")
+            if order.number_type is not None and number.number_type != order.number_type:
+                raise errors.bad_request(
+                    f"numberType: {phone_number} is a {number.number_type} number, not {order.number_type}.")
+            if number.address_requirements != "none" and not _ADDRESS_SID.match(order.address_sid):
+                raise errors.bad_request(
                     f"addressSid: {phone_number} needs an address (addressRequirements: {number.address_requirements}); "
-                    "send the sid of a Twilio address, AD followed by 32 hex digits."
-                )
-            if number.bundle_required and not request["skipLocationKYC"] and not _BUNDLE_SID.match(request["bundleSid"]):
-                raise errors.unprocessable(
+                    "send the sid of a Twilio address, AD followed by 32 hex digits.")
+            if number.bundle_required and not order.skip_location_kyc and not _BUNDLE_SID.match(order.bundle_sid):
+                raise errors.bad_request(
                     f"bundleSid: numbers of {country} need a regulatory bundle (BU followed by 32 hex digits), "
-                    "unless skipLocationKYC is true."
-                )
+                    "unless skipLocationKYC is true.")
             self._new_active_number(
                 location.id, phone_number, number.friendly_name, number.country, number.number_type,
                 voice=number.voice, sms=number.sms, mms=number.mms,
-                address_sid=request["addressSid"] or None, bundle_sid=request["bundleSid"] or None,
+                address_sid=order.address_sid or None, bundle_sid=order.bundle_sid or None,
             )
-            response = {
-                "number": phone_number,
-                "locationId": location.id,
-                "id": location.account_record_id,
-                "underLcAccount": location.is_under_lc,
-            }
-            store.put_purchase(PurchaseRecord(location.id, fingerprint_id, digest, response))
-            return response
+            receipt = PurchaseReceipt(phone_number, self.account(location))
+            if order.fingerprint_id is not None:
+                store.put_purchase(PurchaseRecord(location.id, order.fingerprint_id, order.digest, receipt))
+            return receipt
 
-    def active_numbers(self, location: Location, *, page: int = 0, page_size: int = 50, search_filter: str = "",
-                       skip_number_pool: bool = True, include_rcs_sender_ids: bool = False) -> dict[str, Any]:
+    def account(self, location: Location) -> TwilioAccount:
+        """The location's Twilio account document, as it stands now."""
+        numbers = self.store.active_numbers(location.id)
+        return TwilioAccount(
+            id=location.account_record_id,
+            account_sid=location.account_sid,
+            under_lc=location.is_under_lc,
+            validate_sms=location.validate_sms,
+            location_id=location.id,
+            numbers={n.phone_number: "conversation" for n in numbers},
+            number_names={n.phone_number: n.friendly_name for n in numbers},
+            assigned_to_numbers={n.phone_number: n.linked_user for n in numbers if n.linked_user},
+        )
+
+    def active_numbers(self, location: Location, *, page: int | float = 0, page_size: int = 50,
+                       search_filter: str = "", skip_number_pool: bool = True,
+                       include_rcs_sender_ids: bool = False) -> ActiveNumberPage:
         self._require_phone_system(location)
         with self.store.transaction():
             # Stores keep a location's numbers in the order they were added: dateAdded order (D12).
@@ -352,15 +401,12 @@ class PhoneSystem:
             if n.phone_number not in pooled
             and (not wanted or (digits and digits in n.phone_number) or wanted in n.friendly_name.lower())
         ]
-        start = page * page_size
-        data: dict[str, Any] = {
-            "numbers": [n.api_fragment for n in listed[start:start + page_size]],
-            "isUnderLc": location.is_under_lc,
-            "pageSize": page_size,
-            "page": page,
-            "accountStatus": location.account_status,
-            "total": len(listed),
-        }
-        if include_rcs_sender_ids:
-            data["rcsSenderIds"] = list(location.rcs_sender_ids)
-        return data
+        start = int(min(page, len(listed))) * page_size  # a page past the end is empty, however far past
+        return ActiveNumberPage(
+            location=location,
+            numbers=listed[start:start + page_size],
+            page=page,
+            page_size=page_size,
+            total=len(listed),
+            rcs_sender_ids=list(location.rcs_sender_ids) if include_rcs_sender_ids else None,
+        )

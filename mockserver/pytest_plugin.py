@@ -20,7 +20,7 @@ _MARK = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("lcphone", "lcphone: LC Phone API v3 sandbox")
+    group = parser.getgroup("lcphone", "lcphone: LC Phone API sandbox")
     group.addoption("--lcphone-seed", type=int, default=None, help="seed of the sandbox's inventory and ids (default 1)")
     group.addoption("--lcphone-scenario", default=None, help="scenario file (or shipped name) the sandbox starts from")
     group.addoption("--lcphone-base-url", default=None,
@@ -149,10 +149,11 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     from mockserver.harness import TargetUnavailable
+    from mockserver.sdk import SdkMissing
 
     try:
         result = yield
-    except TargetUnavailable as error:
+    except (TargetUnavailable, SdkMissing) as error:
         pytest.skip(str(error))
     target = item.config.stash.get(_TARGET, None)
     if target is None or not ({"lcphone", "lcphone_server"} & set(getattr(item, "fixturenames", ()))):
@@ -168,7 +169,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     if conformance and item.get_closest_marker("lcphone_allow_violations") is None:
         from mockserver.harness import format_violations
 
-        entries = target.journal_since(item.stash.get(_MARK, 0))
-        if any(entry.violations for entry in entries):
-            pytest.fail(format_violations(entries), pytrace=False)
+        entries, dropped = target.violations_since(item.stash.get(_MARK, 0))
+        if entries:
+            pytest.fail(format_violations(entries, dropped), pytrace=False)
     return result

@@ -3,6 +3,10 @@
 Every answer carries the counters as `X-RateLimit-*` headers; enforcement (429
 past the limit) is off unless asked for, so that exploring and test suites are
 never throttled.
+
+Counters are kept per worker process (the policy itself is in the store), and
+their number is bounded: past `capacity`, counters idle for longer than their
+window are forgotten first, then the least recently used.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,11 +43,25 @@ class RateLimitVerdict:
 
 
 class RateLimiter:
-    def __init__(self, policy: RateLimitPolicy | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, policy: RateLimitPolicy | None = None, clock: Callable[[], float] = time.monotonic,
+                 capacity: int = 10_000) -> None:
         self.policy = policy or RateLimitPolicy()
         self._clock = clock
-        self._counters: dict[tuple[str, str], _Counter] = {}
+        self.capacity = capacity
+        self._counters: OrderedDict[tuple[str, str], _Counter] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._counters)
+
+    def _make_room(self, now: float, window: float) -> None:
+        counters = self._counters
+        if len(counters) < self.capacity:
+            return
+        for key in [key for key, counter in counters.items() if now - counter.window_start >= window]:
+            del counters[key]
+        while len(counters) >= self.capacity:
+            counters.popitem(last=False)
 
     def configure(self, policy: RateLimitPolicy) -> None:
         with self._lock:
@@ -60,9 +79,13 @@ class RateLimiter:
         day = int(time.time() // 86_400)
         window = policy.window_ms / 1000
         with self._lock:
-            counter = self._counters.get((app, location))
+            key = (app, location)
+            counter = self._counters.get(key)
             if counter is None:
-                counter = self._counters[(app, location)] = _Counter(now, 0, day, 0)
+                self._make_room(now, window)
+                counter = self._counters[key] = _Counter(now, 0, day, 0)
+            else:
+                self._counters.move_to_end(key)
             if now - counter.window_start >= window:
                 counter.window_start, counter.window_count = now, 0
             if counter.day != day:

@@ -1,4 +1,4 @@
-"""How answers are written: compact JSON in a fixed key order, the v3 envelope, the error shape."""
+"""How answers are written: compact JSON in a fixed key order, straight onto ASGI or as a Starlette response."""
 
 from __future__ import annotations
 
@@ -19,14 +19,16 @@ def error_response(error: ApiError, headers: Mapping[str, str] | None = None) ->
     return json_response(error.status, error.to_body(), {**(headers or {}), **error.headers})
 
 
-def envelope(data: dict[str, Any], message: str, status: int) -> dict[str, Any]:
-    """The v3 success envelope."""
-    return {"status": "success", "data": data, "message": message, "statusCode": status}
+dumps = orjson.dumps
 
 
 async def send_json(send, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
     """A JSON answer straight onto an ASGI `send`, for the hot path that skips Starlette."""
-    body = orjson.dumps(payload)
+    await send_raw_json(send, status, orjson.dumps(payload), headers)
+
+
+async def send_raw_json(send, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+    """Serialized JSON straight onto an ASGI `send`."""
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if headers:
         raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]

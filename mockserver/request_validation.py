@@ -7,6 +7,7 @@ the contract location of the rule broken.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,29 +18,32 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from .contract import OperationSpec, ParameterSpec, Schema
+from .errors import quoted
 
 MAX_BODY_BYTES = 64 * 1024
 _INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 _BEARER = re.compile(r"^Bearer +(\S+)\s*$", re.IGNORECASE)
+SECURITY_POINTER = "#/components/securitySchemes/Location-Access"
 
 
 @dataclass(frozen=True)
 class Violation:
     """One way a request breaks the contract."""
 
-    field: str  # what is wrong, in the client's words: "pageSize", "header Version", "body.phoneNumber"
+    field: str  # what is wrong, in the client's words: "pageSize", "header Version", "phoneNumber"
     message: str
     pointer: str  # the contract location of the rule
     rule: str  # required | type | enum | maximum | content-type | json | security | ...
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+        # "countryCode is required", as the vendor words it; "pageSize: 5000 is greater than..." otherwise.
+        return f"{self.field} {self.message}" if self.rule == "required" else f"{self.field}: {self.message}"
 
 
 def route_violation(method: str, path: str) -> Violation:
     """A request for a path or method that no operation of the contract serves."""
-    return Violation("path", f"no operation of the contract serves {method} {path}", "#/paths", "route")
+    return Violation("path", f"no operation of the contract serves {method} {quoted(path)[1:-1]}", "#/paths", "route")
 
 
 @dataclass
@@ -56,16 +60,27 @@ def _validator(schema: Schema) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
-def _describe(error: SchemaError) -> tuple[str, str]:
-    """A short message for a schema error, and the rule it broke (enum lists are not dumped whole)."""
+def describe(error: SchemaError) -> tuple[str, str]:
+    """A short message for a schema error, and the rule it broke; a client's value is quoted only in part."""
     rule = str(error.validator)
-    if rule == "enum" and isinstance(error.validator_value, list) and len(error.validator_value) > 8:
-        return f"{error.instance!r} is not one of the {len(error.validator_value)} allowed values", rule
-    if rule == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown field not allowed"), rule
+    value = quoted(error.instance)
+    if rule == "enum" and isinstance(error.validator_value, list):
+        allowed = error.validator_value
+        shown = ", ".join(map(str, allowed)) if len(allowed) <= 8 else f"one of the {len(allowed)} allowed values"
+        return f"{value} is not one of {shown}", rule
+    if rule == "multipleOf" and error.validator_value == 1:
+        return f"{value} is not a whole number", rule
     if rule == "not":
         return "must not be present", "forbidden"
-    return error.message, rule
+    if rule == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{value} is not of type {expected}", rule
+    if rule == "pattern":
+        return f"{value} does not match {error.validator_value}", rule
+    if rule in ("maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum"):
+        return error.message.replace(repr(error.instance), value), rule
+    return error.message if len(error.message) <= 300 else f"{value} is not valid ({rule})", rule
 
 
 def _schema_violations(validator: Draft202012Validator, value: Any, label: str, pointer: str,
@@ -79,27 +94,42 @@ def _schema_violations(validator: Draft202012Validator, value: Any, label: str, 
             name = f"{label}.{path}.{missing}" if path else f"{label}.{missing}"
             violations.append(Violation(name.removeprefix("body."), "is required", pointer, "required"))
             continue
-        message, rule = _describe(error)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+            for extra in sorted(set(error.instance) - known, key=str)[:10]:
+                name = f"{label}.{path}.{quoted(extra, 60)[1:-1]}" if path else f"{label}.{quoted(extra, 60)[1:-1]}"
+                violations.append(Violation(name.removeprefix("body."), "is not a known field", pointer,
+                                            "additionalProperties"))
+            continue
+        message, rule = describe(error)
         name = f"{label}.{path}" if path else label
         violations.append(Violation(name.removeprefix("body."), message, pointer, rule))
     return violations
 
 
 def _coerce_scalar(raw: str, kind: str) -> Any:
-    """Turns a query or header string into the schema's type when it is spelled right."""
+    """Turns a query or header string into the schema's type when it is spelled right.
+
+    Where the vendor types a parameter `number`, `10.0` is a number like `10` (D27).
+    """
     if kind == "boolean":
         return {"true": True, "false": False}.get(raw, raw)
     if kind == "integer" and _INTEGER.match(raw):
         return int(raw)
     if kind == "number" and _NUMBER.match(raw):
         number = float(raw)
-        return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else number
+        if not math.isfinite(number):
+            return raw  # too large to be a number: refused as the wrong type
+        if _INTEGER.match(raw):
+            return int(raw)
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
     return raw
 
 
 _FAST_KEYWORDS = {"type", "minimum", "maximum", "enum", "pattern", "maxLength", "minLength", "default",
-                  "description", "examples", "items", "minItems", "maxItems"}
-_PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+                  "description", "examples", "items", "minItems", "maxItems", "multipleOf"}
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "boolean": bool, "array": list,
+                                                     "number": (int, float)}
 
 
 def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
@@ -109,8 +139,13 @@ def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
     """
     if not isinstance(schema, dict) or set(schema) - _FAST_KEYWORDS or schema.get("type") not in _PYTHON_TYPES:
         return None
-    kind = _PYTHON_TYPES[schema["type"]]
+    kinds = _PYTHON_TYPES[schema["type"]]
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    numeric = schema["type"] in ("integer", "number")
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
+    multiple = schema.get("multipleOf")
+    if multiple not in (None, 1):
+        return None
     enum = frozenset(schema["enum"]) if "enum" in schema else None
     pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
     min_length, max_length = schema.get("minLength", 0), schema.get("maxLength")
@@ -120,16 +155,17 @@ def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
     min_items, max_items = schema.get("minItems", 0), schema.get("maxItems")
 
     def check(value: Any) -> bool:
-        if type(value) is not kind:  # bool is not an int here, as in JSON Schema
+        if type(value) not in kinds:  # bool is not an int here, as in JSON Schema
             return False
         if enum is not None and value not in enum:
             return False
-        if kind is int:
-            return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
-        if kind is str:
+        if numeric:
+            return ((minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+                    and (multiple is None or type(value) is int))
+        if kinds[0] is str:
             return (len(value) >= min_length and (max_length is None or len(value) <= max_length)
                     and (pattern is None or pattern.search(value) is not None))
-        if kind is list:
+        if kinds[0] is list:
             return (len(value) >= min_items and (max_items is None or len(value) <= max_items)
                     and (item_check is None or all(map(item_check, value))))
         return True
@@ -137,21 +173,33 @@ def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
     return check
 
 
+def _list_values(parameter: ParameterSpec, query_values: Mapping[str, list[str]]) -> list[str] | None:
+    """A list parameter's items, in whichever wire forms it accepts: repeated keys, `name[]`, comma-joined (D27)."""
+    forms = parameter.list_forms
+    raws = list(query_values.get(parameter.name, ()))
+    if "brackets" in forms:
+        raws += query_values.get(parameter.name + "[]", ())
+    if not raws and parameter.name not in query_values:
+        return None
+    items: list[str] = []
+    for raw in raws:
+        items += raw.split(",") if "comma" in forms and raw != "" else [raw]
+    return items
+
+
 class OperationValidator:
     """Validators for one operation, compiled once."""
 
     def __init__(self, operation: OperationSpec) -> None:
         self.operation = operation
-        self._parameters = [(p, _validator(p.schema)) for p in operation.parameters]
-        self._fast = {p.name: fast_check(p.schema) for p in operation.parameters}
         # Per parameter, what `check` needs on every request, worked out once.
         self._plan = [
-            (p, validator, self._fast[p.name], p.location, p.name.lower(),
+            (p, _validator(p.schema), fast_check(p.schema), p.location, p.name.lower(),
              p.name if p.location != "header" else f"header {p.name}",
              p.schema.get("default") if isinstance(p.schema, dict) else None,
              isinstance(p.schema, dict) and "default" in p.schema,
              p.type)
-            for p, validator in self._parameters
+            for p in operation.parameters
         ]
         self._body = _validator(operation.body_schema) if operation.body_schema is not None else None
 
@@ -159,13 +207,16 @@ class OperationValidator:
         schema = parameter.schema if isinstance(parameter.schema, dict) else {}
         if kind == "array":
             item_type = schema.get("items", {}).get("type", "string")
-            if parameter.explode:
+            if parameter.list_forms or parameter.explode:
                 parts = list(raws)
             else:
                 if len(raws) > 1:
-                    return None, Violation(parameter.name, "must be sent once, as a comma-separated list", parameter.pointer, "style")
+                    return None, Violation(parameter.name, "must be sent once, as a comma-separated list",
+                                           parameter.pointer, "style")
                 parts = raws[0].split(",") if raws[0] != "" else []
             return [_coerce_scalar(part, item_type) for part in parts], None
+        if parameter.list_forms:  # a comma-separated string: repeated keys and brackets join the same way
+            return ",".join(raws), None
         if len(raws) > 1:
             return None, Violation(parameter.name, "must be sent once", parameter.pointer, "duplicate")
         return _coerce_scalar(raws[0], kind), None
@@ -181,12 +232,16 @@ class OperationValidator:
         checked = CheckedRequest()
         violations = checked.violations
         authorization = headers.get("authorization")
-        if authorization is None:
-            violations.append(Violation("header Authorization", "a bearer token is required", "#/components/securitySchemes/bearerAuth", "security"))
+        if not self.operation.bearer:
+            pass
+        elif authorization is None:
+            violations.append(Violation("header Authorization", "is required: send a bearer token", SECURITY_POINTER,
+                                        "security"))
         else:
             match = _BEARER.match(authorization)
             if match is None:
-                violations.append(Violation("header Authorization", "must be 'Bearer <token>'", "#/components/securitySchemes/bearerAuth", "security"))
+                violations.append(Violation("header Authorization", "must be 'Bearer <token>'", SECURITY_POINTER,
+                                            "security"))
             else:
                 checked.token = match.group(1)
 
@@ -196,19 +251,20 @@ class OperationValidator:
         params = checked.params
         for parameter, validator, fast, location, header_key, label, default, has_default, kind in self._plan:
             name = parameter.name
+            raws: Sequence[str] | None
             if location == "query":
-                raws = query_values.get(name)
+                raws = _list_values(parameter, query_values) if parameter.list_forms else query_values.get(name)
             elif location == "path":
                 raws = [path_params[name]] if name in path_params else None
             else:
                 raws = [headers[header_key]] if header_key in headers else None
             if raws is None:
                 if parameter.required:
-                    violations.append(Violation(label, f"{parameter.label} is required", parameter.pointer, "required"))
+                    violations.append(Violation(label, "is required", parameter.pointer, "required"))
                 elif has_default:
                     params[name] = default
                 continue
-            if len(raws) == 1 and kind == "string":
+            if len(raws) == 1 and kind == "string" and not parameter.list_forms:
                 value, problem = raws[0], None
             else:
                 value, problem = self._parameter_value(parameter, raws, kind)
@@ -224,37 +280,26 @@ class OperationValidator:
             problems = _schema_violations(validator, value, label, parameter.pointer, nested=False)
             violations.extend(problems)
             if not problems:
-                checked.params[parameter.name] = value
+                params[name] = value
 
         if self._body is not None:
             self._check_body(checked, body, content_type)
         return checked
 
-    def overlook_missing(self, checked: CheckedRequest) -> None:
-        """What a lax API does with a request that lacks required values: fill them in (from the contract's examples)."""
-        missing = [v for v in checked.violations if v.rule == "required"]
-        checked.violations = [v for v in checked.violations if v.rule != "required"]
-        if not missing:
-            return
-        for parameter in self.operation.parameters:
-            if parameter.name not in checked.params and parameter.example is not None:
-                checked.params[parameter.name] = parameter.example
-        if isinstance(checked.body, dict) and isinstance(self.operation.body_example, dict):
-            checked.body = {**self.operation.body_example, **checked.body}
-        elif checked.body is None and self.operation.body_example is not None:
-            checked.body = dict(self.operation.body_example)
-
     def _check_body(self, checked: CheckedRequest, body: bytes | None, content_type: str | None) -> None:
         operation = self.operation
+        assert self._body is not None
         pointer = operation.body_pointer or operation.pointer
         if not body:
             if operation.body_required:
-                checked.violations.append(Violation("body", "a JSON request body is required", pointer, "required"))
+                checked.violations.append(Violation("body", "is required: send a JSON request body", pointer,
+                                                    "required"))
             return
         media_type = (content_type or "").split(";", 1)[0].strip().lower()
         if media_type != "application/json":
-            shown = media_type or "nothing"
-            checked.violations.append(Violation("header Content-Type", f"expected application/json, got {shown}", pointer, "content-type"))
+            shown = quoted(media_type, 60) if media_type else "nothing"
+            checked.violations.append(Violation("header Content-Type", f"expected application/json, got {shown}",
+                                                pointer, "content-type"))
             return
         if len(body) > MAX_BODY_BYTES:
             checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes", pointer, "size"))
@@ -262,7 +307,7 @@ class OperationValidator:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as error:
-            reason = "not UTF-8" if "utf-8" in str(error).lower() else f"not valid JSON ({error})"
+            reason = "not UTF-8" if "utf-8" in str(error).lower() else f"not valid JSON ({str(error)[:120]})"
             checked.violations.append(Violation("body", reason, pointer, "json"))
             return
         problems = _schema_violations(self._body, value, "body", pointer + "/content/application~1json/schema")

@@ -1,7 +1,8 @@
 """Checks an answer against the contract: declared status, content type, required headers, body schema.
 
-Used by the sandbox's own tests on every answer, and by anything that holds
-a real environment to the contract.
+Used by the sandbox's own tests on every answer (the "sandbox" profile: what
+the sandbox always sends), and by anything that holds a real environment to
+the contract (the "promised" profile: what the vendor promises, D25).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 
-from .contract import Contract, OperationSpec, load
+from .contract import Contract, OperationSpec, Profile, load
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,11 @@ class ResponseProblem:
 
 
 @functools.lru_cache(maxsize=256)
-def _validator(operation_id: str, status: str) -> Draft202012Validator | None:
-    spec = load().operations[operation_id].responses[status]
-    if spec.schema is None:
+def _validator(version: str, operation_id: str, status: str, profile: Profile) -> Draft202012Validator | None:
+    schema = load(version).operations[operation_id].responses[status].schema_for(profile)
+    if schema is None:
         return None
-    return Draft202012Validator(spec.schema, format_checker=FormatChecker())
+    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
 def check_response(
@@ -44,10 +45,11 @@ def check_response(
     headers: Mapping[str, str],
     body: bytes,
     contract: Contract | None = None,
+    profile: Profile = "promised",
 ) -> list[ResponseProblem]:
-    contract = contract or load()
+    """What is wrong with an answer to `operation` (an operation of one version's contract, or its id at v3)."""
     if isinstance(operation, str):
-        operation = contract.operations[operation]
+        operation = (contract or load()).operations[operation]
     spec = operation.response(status)
     if spec is None:
         return [ResponseProblem("status", f"status {status} is not documented for {operation.operation_id} "
@@ -70,7 +72,7 @@ def check_response(
     except orjson.JSONDecodeError as error:
         problems.append(ResponseProblem("json", f"body is not valid JSON ({error})", spec.pointer))
         return problems
-    validator = _validator(operation.operation_id, spec.status)
+    validator = _validator(operation.version, operation.operation_id, spec.status, profile)
     for error in validator.iter_errors(document) if validator else ():
         parts = tuple(str(p) for p in error.absolute_path)
         path = "/".join(parts) or "(root)"

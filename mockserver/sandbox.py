@@ -1,4 +1,10 @@
-"""One sandbox: the seeded catalog, the phone system's state, the journal and the ASGI app over them.
+"""One sandbox: the seeded catalog, the phone system's state, and the one control plane over them.
+
+Every change to the sandbox (reset, a scenario, tokens, numbers, pools, faults,
+rate limits) goes through a method of `Sandbox`, whoever asks: the admin API,
+the pytest fixture, the inspector page, a worker process. The settings live in
+the store beside the state, so that every process sharing a store (workers on
+one SQLite file, replicas on one PostgreSQL database) answers the same.
 
 The same object serves in-process (httpx's ASGI transport), on a socket
 (`lcphone serve`, the `lcphone_server` fixture), or both at once.
@@ -6,85 +12,157 @@ The same object serves in-process (httpx's ASGI transport), on a socket
 
 from __future__ import annotations
 
-import dataclasses
-
+import os
+import socket
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from . import contract as contract_module
+from .contract_files import VERSIONS
 from .drift import Drift
 from .faults import FaultBook, FaultRule
 from .inventory import DEFAULT_NUMBERS_PER_TYPE, build_catalog
 from .journal import Journal
+from .models import ActiveNumber, Location, NumberPool, Token
 from .phone_system import PhoneSystem
 from .rate_limits import RateLimiter, RateLimitPolicy
 from .scenario import Scenario
-from .store import PersistentStore, Store
+from .store import MemoryStore, Store
 
 DEFAULT_SEED = 1
+IDENTITY_KEY = "sandbox"  # the seed and inventory size the state was made with
+SCENARIO_KEY = "scenario"
+RATE_LIMITS_KEY = "rate_limits"
+INITIAL_KEY = "initial"  # the faults and rate limits the sandbox was started with: what a reset restores
+REPLICA = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class StateError(ValueError):
-    """A state file that does not fit the sandbox being started."""
+    """A state that does not fit the sandbox being started (another seed, scenario or inventory size)."""
+
+
+def _as_scenario(scenario: Scenario | str | Path | None) -> Scenario | None:
+    if scenario is None or isinstance(scenario, Scenario):
+        return scenario
+    return Scenario.from_file(scenario)
 
 
 class Sandbox:
     def __init__(
         self,
-        seed: int = DEFAULT_SEED,
+        seed: int | None = None,
         scenario: Scenario | str | Path | None = None,
         *,
-        numbers_per_type: int = DEFAULT_NUMBERS_PER_TYPE,
+        numbers_per_type: int | None = None,
         rate_limits: RateLimitPolicy | None = None,
         store: Store | None = None,
         drift: list[str] | tuple[str, ...] | None = None,
         faults: list[str] | tuple[str, ...] | None = None,
         admin_key: str | None = None,
+        attach: bool = False,
     ) -> None:
-        self.seed = seed
+        """A sandbox over `store` (in memory when None).
+
+        A store that already holds a sandbox's state is continued: the seed, inventory size and scenario are
+        the stored ones, and naming different ones is a `StateError`. `attach=True` (a worker process, a
+        replica) changes nothing at start; otherwise the faults and rate limits given here become the
+        settings a reset restores.
+        """
+        self.store: Store = store if store is not None else MemoryStore()
         self.drift = Drift.parse(drift)
+        self.admin_key = admin_key  # required on admin requests when set (a sandbox exposed beyond loopback)
         self.contract = contract_module.load()
-        self.catalog = build_catalog(seed, numbers_per_type)
-        if scenario is None:
-            scenario = Scenario.default()
-        elif not isinstance(scenario, Scenario):
-            scenario = Scenario.from_file(scenario)
-        self.phone_system = PhoneSystem(self.catalog, seed, scenario, store, double_sell="double-sell" in self.drift)
-        self._initial_rate_limits = rate_limits or RateLimitPolicy()
-        self.rate_limiter = RateLimiter(self._initial_rate_limits)
-        self._initial_faults = [FaultRule.from_spec(spec, list(self.contract.operations)) for spec in faults or ()]
-        self.faults = FaultBook(seed)
+        self.seed, self.numbers_per_type = self._identity(seed, numbers_per_type)
+        self.catalog = build_catalog(self.seed, self.numbers_per_type)
+        stored = self._stored_scenario()
+        chosen = _as_scenario(scenario)
+        if stored is not None and chosen is not None and chosen.document != stored.document:
+            raise StateError(f"the state holds scenario {stored.name!r}, not {chosen.name!r}: start without "
+                             "--scenario to continue it, or use another state")
+        self.phone_system = PhoneSystem(self.catalog, self.seed, stored or chosen or Scenario.default(), self.store)
+        self.faults = FaultBook(self.store, self.seed)
+        self.rate_limiter = RateLimiter()
         self.journal = Journal()
         self.crashes: list[BaseException] = []
         self._app = None
-        self.admin_key = admin_key  # required on admin requests when set (a sandbox exposed beyond loopback)
-        if isinstance(store, PersistentStore):
-            self._check_seed(store)
-        self.phone_system.start()
-        self._restore_settings()
+        operations = list(self.contract.operations)
+        self._initial_faults = [FaultRule.from_spec(spec, operations) for spec in faults or ()]
+        self._initial_rate_limits = rate_limits or RateLimitPolicy()
+        if stored is None:
+            self._start_from(self.phone_system.scenario)
+        if not attach:
+            self._save_initial_settings()
+            self._restore_settings()
+        self.refresh()
 
-    def _check_seed(self, store: PersistentStore) -> None:
+    # -- what the state was made with ------------------------------------------------
+    def _identity(self, seed: int | None, numbers_per_type: int | None) -> tuple[int, int]:
+        store = self.store
         with store.transaction():
-            stored = store.get_meta("seed")
-            if stored is None:
-                store.set_meta("seed", str(self.seed))
-            elif int(stored) != self.seed:
-                raise StateError(f"the state file was made with seed {stored}, not {self.seed}: "
-                                 f"start with --seed {stored}, or use another state file")
+            raw = store.get_meta(IDENTITY_KEY)
+            if raw is None:
+                identity = {"seed": DEFAULT_SEED if seed is None else seed,
+                            "inventory": numbers_per_type or DEFAULT_NUMBERS_PER_TYPE}
+                store.set_meta(IDENTITY_KEY, orjson.dumps(identity).decode())
+                return identity["seed"], identity["inventory"]
+        stored = orjson.loads(raw)
+        for option, asked, made in (("--seed", seed, stored["seed"]), ("--inventory", numbers_per_type, stored["inventory"])):
+            if asked is not None and asked != made:
+                raise StateError(f"the state was made with {option} {made}, not {asked}: start with {option} {made} "
+                                 f"(or without {option}), or use another state")
+        return stored["seed"], stored["inventory"]
+
+    def _stored_scenario(self) -> Scenario | None:
+        raw = self.store.get_meta(SCENARIO_KEY)
+        return Scenario.from_document(orjson.loads(raw)) if raw is not None else None
+
+    def _start_from(self, scenario: Scenario) -> None:
+        with self.store.transaction():
+            self.phone_system.load(scenario)
+            self.store.set_meta(SCENARIO_KEY, orjson.dumps(scenario.document).decode())
+
+    # -- settings: in the store, cached here ---------------------------------------------
+    def _save_initial_settings(self) -> None:
+        initial = {"faults": [asdict(rule) for rule in self._initial_faults],
+                   "rateLimits": asdict(self._initial_rate_limits)}
+        self.store.set_meta(INITIAL_KEY, orjson.dumps(initial).decode())
 
     def _restore_settings(self) -> None:
-        """Rate limits and faults back to how the sandbox was started."""
-        self.rate_limiter.configure(self._initial_rate_limits)
-        self.faults.clear()
-        for rule in self._initial_faults:
-            self.faults.add(dataclasses.replace(rule, hits=0))  # add() gives the copy its own id
+        """Faults and rate limits back to how the sandbox was started."""
+        with self.store.transaction():
+            raw = self.store.get_meta(INITIAL_KEY)
+            initial = orjson.loads(raw) if raw else {"faults": [], "rateLimits": asdict(RateLimitPolicy())}
+            self.faults.set_rules([FaultRule(**rule) for rule in initial["faults"]])
+            self.store.set_meta(RATE_LIMITS_KEY, orjson.dumps(initial["rateLimits"]).decode())
+        self.rate_limiter.configure(RateLimitPolicy(**initial["rateLimits"]))
 
+    def refresh(self) -> None:
+        """Re-reads the settings from the store (another process may have changed them)."""
+        scenario = self._stored_scenario()
+        if scenario is not None and scenario.document != self.phone_system.scenario.document:
+            self.phone_system.scenario = scenario
+        raw = self.store.get_meta(RATE_LIMITS_KEY)
+        policy = RateLimitPolicy(**orjson.loads(raw)) if raw else RateLimitPolicy()
+        if policy != self.rate_limiter.policy:
+            self.rate_limiter.configure(policy)
+        self.faults.refresh()
+
+    def sync(self) -> None:
+        """Called before each request: picks up what other processes changed, at the cost of one check."""
+        if self.store.changed_elsewhere():
+            self.refresh()
+
+    # -- the control plane -----------------------------------------------------------------
     @property
     def scenario(self) -> Scenario:
         return self.phone_system.scenario
 
     @property
     def app(self):
-        """The Starlette application (built on first use)."""
+        """The ASGI application (built on first use)."""
         if self._app is None:
             from .app import create_app
 
@@ -92,25 +170,75 @@ class Sandbox:
         return self._app
 
     def reset(self) -> None:
-        """Back to the scenario's starting state; the journal and rate-limit counters start over too."""
-        self.phone_system.reset()
+        """Back to the scenario's starting state; faults, rate limits, the journal and counters start over too."""
+        self.sync()
+        with self.store.transaction():
+            self.phone_system.load(self.phone_system.scenario)
+            self._restore_settings()
         self.journal.clear()
-        self._restore_settings()
         self.crashes.clear()
 
     def load_scenario(self, scenario: Scenario | str | Path) -> None:
-        if not isinstance(scenario, Scenario):
-            scenario = Scenario.from_file(scenario)
-        self.phone_system.reset(scenario)
+        """Start from another scenario; a scenario that cannot be loaded is refused whole (ScenarioError)."""
+        chosen = _as_scenario(scenario)
+        assert chosen is not None
+        with self.store.transaction():
+            self._start_from(chosen)
+            self._restore_settings()
         self.journal.clear()
-        self._restore_settings()
+
+    def mint_token(self, location_id: str | None, scopes: list[str] | None = None) -> Token:
+        return self.phone_system.mint_token(location_id, scopes)
+
+    def create_location(self, entry: dict[str, Any]) -> Location:
+        return self.phone_system.load_location(entry)
+
+    def add_numbers(self, location_id: str, country: str, number_type: str, count: int) -> list[ActiveNumber]:
+        return self.phone_system.add_numbers(location_id, country, number_type, count)
+
+    def add_number(self, location_id: str, entry: dict[str, Any]) -> ActiveNumber:
+        return self.phone_system.add_owned_number(location_id, entry)
+
+    def add_pool(self, location_id: str, entry: dict[str, Any]) -> NumberPool:
+        return self.phone_system.add_pool(location_id, entry)
+
+    def set_rate_limits(self, **changes: Any) -> RateLimitPolicy:
+        """Changes the rate-limit policy (fields: enforce, burst, window_ms, daily); the rest keeps its value."""
+        with self.store.transaction():
+            raw = self.store.get_meta(RATE_LIMITS_KEY)
+            current = orjson.loads(raw) if raw else asdict(RateLimitPolicy())
+            policy = RateLimitPolicy(**{**current, **changes})
+            self.store.set_meta(RATE_LIMITS_KEY, orjson.dumps(asdict(policy)).decode())
+        self.rate_limiter.configure(policy)
+        return policy
+
+    @property
+    def rate_limit_policy(self) -> RateLimitPolicy:
+        raw = self.store.get_meta(RATE_LIMITS_KEY)
+        return RateLimitPolicy(**orjson.loads(raw)) if raw else RateLimitPolicy()
+
+    def add_fault(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
+        if isinstance(rule, dict):
+            rule = FaultRule.from_api(rule, list(self.contract.operations))
+        return self.faults.add(rule)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def fault_rules(self) -> list[FaultRule]:
+        return self.faults.rules
+
+    def health(self) -> dict[str, Any]:
+        store = self.store.health()
+        return {"status": "ok" if store.get("ok") else "unavailable", "seed": self.seed,
+                "scenario": self.scenario.name, "inventory": len(self.catalog), "versions": list(VERSIONS),
+                "store": store, "replica": REPLICA}
 
     def default_credentials(self) -> tuple[str, str]:
         """(location id, token) of the scenario's first location with a full-access token, minting one if needed."""
-        system = self.phone_system
         for entry in self.scenario.locations:
             for token in entry.get("tokens", []):
                 if "scopes" not in token and "value" in token:
                     return entry["id"], token["value"]
         location_id = self.scenario.locations[0]["id"] if self.scenario.locations else "lcphoneSandbox0000001"
-        return location_id, system.mint_token(location_id).value
+        return location_id, self.phone_system.mint_token(location_id).value

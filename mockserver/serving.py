@@ -2,30 +2,44 @@
 
 With `--workers N`, uvicorn starts N processes that each import the app from
 `app_from_environment`; the settings travel in one environment variable, and
-the state is shared through the SQLite file.
+the state, settings included, is shared through the store. Each worker
+dies with its master: the kernel signals it when the master goes
+(PR_SET_PDEATHSIG), and a watchdog thread checks too, where that is not
+available.
 """
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import os
+import signal
+import sys
+import threading
+import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import orjson
 
 SETTINGS_VARIABLE = "LCPHONE_SERVE_SETTINGS"
+MASTER_VARIABLE = "LCPHONE_MASTER_PID"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    seed: int
+    seed: int | None = None  # None: the stored one, or the default
     scenario: str | None = None
-    state: str | None = None  # SQLite file; None: state in memory
+    state: str | None = None  # SQLite file or PostgreSQL URL; None: state in memory
     drift: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
-    rate_limit: dict[str, int | bool] = field(default_factory=dict)  # RateLimitPolicy fields
+    rate_limit: dict[str, Any] = field(default_factory=dict)  # RateLimitPolicy fields
     admin_key: str | None = None
-    numbers_per_type: int = 200
+    numbers_per_type: int | None = None  # None: the stored one, or the default
+    cors_origins: tuple[str, ...] = ()
+    max_connections: int = 1000
+    header_timeout: float = 10.0
 
     def to_environment(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -33,28 +47,69 @@ class ServeSettings:
     @classmethod
     def from_environment(cls) -> ServeSettings:
         data = orjson.loads(os.environ[SETTINGS_VARIABLE])
-        return cls(**{**data, "drift": tuple(data["drift"]), "faults": tuple(data["faults"])})
+        return cls(**{**data, "drift": tuple(data["drift"]), "faults": tuple(data["faults"]),
+                      "cors_origins": tuple(data.get("cors_origins", ()))})
 
 
-def build_sandbox(settings: ServeSettings):
+def open_store(state: str | None):
+    """The store a `--state` value names: None for memory, a PostgreSQL URL, or a SQLite file."""
+    if not state:
+        return None
+    if state.startswith(("postgresql://", "postgres://")):
+        from .postgres_store import PostgresStore
+
+        return PostgresStore(state)
+    from .sqlite_store import SqliteStore
+
+    return SqliteStore(state)
+
+
+def build_sandbox(settings: ServeSettings, attach: bool = False):
     from .rate_limits import RateLimitPolicy
     from .sandbox import Sandbox
 
-    store = None
-    if settings.state:
-        from .sqlite_store import SqliteStore
+    store = open_store(settings.state)
+    try:
+        return Sandbox(
+            seed=settings.seed, scenario=settings.scenario, store=store, drift=settings.drift, faults=settings.faults,
+            rate_limits=RateLimitPolicy(**settings.rate_limit), admin_key=settings.admin_key,
+            numbers_per_type=settings.numbers_per_type, attach=attach,
+        )
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
 
-        store = SqliteStore(settings.state)
-    return Sandbox(
-        seed=settings.seed, scenario=settings.scenario, store=store, drift=settings.drift, faults=settings.faults,
-        rate_limits=RateLimitPolicy(**settings.rate_limit), admin_key=settings.admin_key,
-        numbers_per_type=settings.numbers_per_type,
-    )
+
+def die_with_master() -> None:
+    """Ends this worker process when its master goes, however the master ended (kill -9 included)."""
+    master = int(os.environ.get(MASTER_VARIABLE, "0"))
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+    if master and os.getppid() != master:  # the master went before the signal was asked for
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            if master and os.getppid() != master:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="lcphone-master-watch", daemon=True).start()
 
 
 def app_from_environment():
-    """The ASGI app of one worker (uvicorn factory)."""
-    return build_sandbox(ServeSettings.from_environment()).app
+    """The ASGI app of one worker (uvicorn factory): attached to the shared state, changing nothing at start."""
+    from . import protection
+
+    die_with_master()
+    settings = ServeSettings.from_environment()
+    protection.configure(settings.max_connections, settings.header_timeout)
+    return build_sandbox(settings, attach=True).app
 
 
 def is_loopback(host: str) -> bool:

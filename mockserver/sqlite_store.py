@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
-from .models import ActiveNumber, Location, NumberPool, PurchaseRecord, Token
+from .models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
 
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locations (id TEXT PRIMARY KEY, record TEXT NOT NULL);
@@ -38,6 +39,10 @@ CREATE TABLE IF NOT EXISTS sequences (kind TEXT PRIMARY KEY, value INTEGER NOT N
 _TABLES = ("locations", "tokens", "numbers", "pools", "purchases", "sequences")
 
 
+class StateFileError(ValueError):
+    """A --state path that cannot be a sandbox's state file (a folder, another kind of file, a corrupt database)."""
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -45,15 +50,45 @@ def _json(value: Any) -> str:
 class SqliteStore:
     """The `Store` interface over one SQLite file (see `store.py`)."""
 
+    persistent = True
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.description = f"sqlite:{self.path}"
+        if self.path.is_dir():
+            raise StateFileError(f"{self.path} is a folder, not a state file")
+        if not self.path.parent.is_dir():
+            raise StateFileError(f"{self.path}: the folder {self.path.parent} does not exist")
         self._lock = threading.RLock()
         self._depth = 0
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._check_integrity()
+            self._db.executescript(SCHEMA)
+            self._check_schema_version()
+        except sqlite3.DatabaseError as error:
+            raise StateFileError(f"{self.path} is not a usable SQLite state file ({error})") from None
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _check_integrity(self) -> None:
+        verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise StateFileError(f"{self.path} is damaged (SQLite quick_check: {verdict}); use another state file")
+
+    def _check_schema_version(self) -> None:
+        rows = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        if not rows:
+            used = self._db.execute("SELECT COUNT(*) FROM locations").fetchone()[0]
+            if used:
+                raise StateFileError(f"{self.path} was written by an older lcphone; start with a new state file")
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION),))
+        elif int(rows[0][0]) != SCHEMA_VERSION:
+            raise StateFileError(f"{self.path} has state format {rows[0][0]}; this lcphone reads format "
+                                 f"{SCHEMA_VERSION}: start with a new state file")
 
     def close(self) -> None:
         with self._lock:
@@ -85,7 +120,21 @@ class SqliteStore:
         with self.transaction():
             self._db.execute(sql, args)
 
-    # -- lifecycle: the state survives restarts, so loading a scenario happens once --------
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (another worker) committed since the last time this was asked."""
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            changed, self._data_version = version != self._data_version, version
+            return changed
+
+    def health(self) -> dict[str, object]:
+        try:
+            self._query("SELECT 1")
+        except sqlite3.Error as error:
+            return {"store": self.description, "ok": False, "error": str(error)}
+        return {"store": self.description, "ok": True}
+
+    # -- settings and lifecycle --------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", key)
         return rows[0][0] if rows else None
@@ -117,6 +166,10 @@ class SqliteStore:
         self._write("INSERT OR REPLACE INTO tokens (value, location_id, scopes) VALUES (?, ?, ?)",
                     token.value, token.location_id, _json(sorted(token.scopes)))
 
+    def tokens(self) -> list[Token]:
+        rows = self._query("SELECT value, location_id, scopes FROM tokens ORDER BY rowid")
+        return [Token(value, location, frozenset(orjson.loads(scopes))) for value, location, scopes in rows]
+
     def owner_of(self, phone_number: str) -> str | None:
         rows = self._query("SELECT location_id FROM numbers WHERE phone_number = ?", phone_number)
         return rows[0][0] if rows else None
@@ -124,6 +177,9 @@ class SqliteStore:
     def active_numbers(self, location_id: str) -> list[ActiveNumber]:
         rows = self._query("SELECT record FROM numbers WHERE location_id = ? ORDER BY seq", location_id)
         return [ActiveNumber(**orjson.loads(row[0])) for row in rows]
+
+    def has_active_numbers(self, location_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM numbers WHERE location_id = ? LIMIT 1", location_id))
 
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         with self.transaction():
@@ -145,11 +201,14 @@ class SqliteStore:
     def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None:
         rows = self._query("SELECT digest, response FROM purchases WHERE location_id = ? AND fingerprint_id = ?",
                            location_id, fingerprint_id)
-        return PurchaseRecord(location_id, fingerprint_id, rows[0][0], orjson.loads(rows[0][1])) if rows else None
+        if not rows:
+            return None
+        receipt = PurchaseReceipt.from_record(orjson.loads(rows[0][1]))
+        return PurchaseRecord(location_id, fingerprint_id, rows[0][0], receipt)
 
     def put_purchase(self, record: PurchaseRecord) -> None:
         self._write("INSERT INTO purchases (location_id, fingerprint_id, digest, response) VALUES (?, ?, ?, ?)",
-                    record.location_id, record.fingerprint_id, record.request_digest, _json(record.response))
+                    record.location_id, record.fingerprint_id, record.request_digest, _json(record.receipt.to_record()))
 
     def _next(self, kind: str) -> int:
         self._db.execute("INSERT INTO sequences (kind, value) VALUES (?, 1) "

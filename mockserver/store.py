@@ -1,9 +1,13 @@
 """Where the sandbox's mutable state lives, behind one interface.
 
-`PhoneSystem` only talks to a store through these methods, inside
-`transaction()`, so that the in-memory store (the default, and the fixture's)
-and a persistent store are interchangeable. The catalog of purchasable numbers
-is not state: it is rebuilt from the seed.
+`PhoneSystem` and the `Sandbox` control plane talk to a store only through
+these methods, inside `transaction()`, so that the in-memory store (the
+default, and the fixture's), SQLite (`--state FILE`) and PostgreSQL are
+interchangeable. Besides the resources (locations, tokens, numbers, pools,
+purchases), a store keeps the sandbox's settings as named documents (`meta`):
+the scenario, the faults, the rate-limit policy. So every worker process that
+shares a store answers the same. The catalog of purchasable numbers is not
+state: it is rebuilt from the seed.
 """
 
 from __future__ import annotations
@@ -11,12 +15,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from .models import ActiveNumber, Location, NumberPool, PurchaseRecord, Token
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached right now (a database restarting): answered 503, retried by the client."""
+
+
 class Store(Protocol):
+    persistent: bool  # whether the state outlives the process
+    description: str  # for the banner and the health check: "memory", "sqlite:/path", ...
+
     def transaction(self) -> AbstractContextManager[None]: ...
     def clear(self) -> None: ...
     def get_location(self, location_id: str) -> Location | None: ...
@@ -24,29 +35,32 @@ class Store(Protocol):
     def location_ids(self) -> list[str]: ...
     def get_token(self, value: str) -> Token | None: ...
     def put_token(self, token: Token) -> None: ...
+    def tokens(self) -> list[Token]: ...
     def owner_of(self, phone_number: str) -> str | None: ...
     def active_numbers(self, location_id: str) -> list[ActiveNumber]: ...
+    def has_active_numbers(self, location_id: str) -> bool: ...
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None: ...
     def pools(self, location_id: str) -> list[NumberPool]: ...
     def put_pool(self, pool: NumberPool) -> None: ...
     def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None: ...
     def put_purchase(self, record: PurchaseRecord) -> None: ...
     def next_sequence(self, kind: str) -> int: ...
-
-
-@runtime_checkable
-class PersistentStore(Store, Protocol):
-    """A store whose state outlives the process: it remembers which scenario it was started from."""
-
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    def changed_elsewhere(self) -> bool: ...
+    def health(self) -> dict[str, object]: ...
+    def close(self) -> None: ...
 
 
 class MemoryStore:
     """State in dictionaries, guarded by one re-entrant lock (the sandbox may serve from several threads)."""
 
+    persistent = False
+    description = "memory"
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._meta: dict[str, str] = {}  # settings survive clear(): loading a scenario does not forget them
         self.clear()
 
     @contextmanager
@@ -79,11 +93,17 @@ class MemoryStore:
     def put_token(self, token: Token) -> None:
         self._tokens[token.value] = token
 
+    def tokens(self) -> list[Token]:
+        return list(self._tokens.values())
+
     def owner_of(self, phone_number: str) -> str | None:
         return self._owners.get(phone_number)
 
     def active_numbers(self, location_id: str) -> list[ActiveNumber]:
         return list(self._numbers.get(location_id, ()))
+
+    def has_active_numbers(self, location_id: str) -> bool:
+        return bool(self._numbers.get(location_id))
 
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         self._owners[number.phone_number] = location_id
@@ -107,3 +127,19 @@ class MemoryStore:
             value = self._sequences.get(kind, 0) + 1
             self._sequences[kind] = value
             return value
+
+    def get_meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._meta[key] = value
+
+    def changed_elsewhere(self) -> bool:
+        return False  # one process: every change went through this object
+
+    def health(self) -> dict[str, object]:
+        return {"store": self.description, "ok": True}
+
+    def close(self) -> None:
+        pass

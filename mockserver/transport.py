@@ -27,7 +27,13 @@ class SyncASGITransport(httpx.BaseTransport):
         return self._loop.run_until_complete(self._call(request))
 
     async def _call(self, request: httpx.Request) -> httpx.Response:
-        response = await self._asgi.handle_async_request(request)
+        from .faults import ConnectionDropped
+
+        try:
+            response = await self._asgi.handle_async_request(request)
+        except ConnectionDropped as dropped:
+            # What a client sees when a real server drops the connection (a fault asked for it).
+            raise httpx.RemoteProtocolError(str(dropped), request=request) from None
         content = await response.aread()
         return httpx.Response(response.status_code, headers=response.headers, content=content, extensions=response.extensions)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from conftest import LOCATION, TOKEN, Api, auth
+import pytest
+
+from helpers import LOCATION, TOKEN, Api, auth, problems
 
 
 def test_health(http) -> None:
     response = http.get("/__admin/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "seed": 1, "scenario": "default", "inventory": 2400}
+    body = response.json()
+    assert {k: body[k] for k in ("status", "seed", "scenario", "inventory", "versions")} == {
+        "status": "ok", "seed": 1, "scenario": "default", "inventory": 2400, "versions": ["v3", "2021-07-28"]}
+    assert body["store"] == {"store": "memory", "ok": True} and body["replica"]
 
 
 def test_reset_returns_to_the_scenarios_starting_state(api: Api, http) -> None:
@@ -52,8 +57,7 @@ def test_bad_token_requests_are_refused_with_the_field_named(http) -> None:
     for body, field in [({}, "locationId"), ({"locationId": "a/b"}, "locationId"),
                         ({"locationId": "x", "scopes": ["admin"]}, "scopes"), ({"locationId": "x", "scopes": "all"}, "scopes")]:
         response = http.post("/__admin/tokens", json=body)
-        assert response.status_code == 400
-        assert response.json()["message"][0].startswith(field)
+        assert problems(response)[0].startswith(field), response.text
     assert http.post("/__admin/tokens", content=b"{", headers={"Content-Type": "application/json"}).status_code == 400
 
 
@@ -88,9 +92,8 @@ def test_load_a_scenario_as_yaml(http) -> None:
 def test_a_bad_scenario_is_refused_and_the_old_one_kept(http, api: Api) -> None:
     bad = {"name": "bad", "locations": [{"id": "x", "accountStatus": "frozen", "colour": "red"}]}
     response = http.post("/__admin/scenario", json=bad)
-    assert response.status_code == 400
-    messages = " ".join(response.json()["message"])
-    assert "accountStatus" in messages and "colour" in messages
+    messages = " ".join(problems(response))
+    assert "locations.0.accountStatus" in messages and "colour" in messages
     assert api.active().status_code == 200
 
 
@@ -108,15 +111,19 @@ def test_add_numbers_and_pools_to_a_location(http, api: Api) -> None:
     assert not set(new_numbers) & set(api.all_active_numbers())
 
 
-def test_seeding_helpers_refuse_bad_input(http) -> None:
-    assert http.post(f"/__admin/locations/{LOCATION}/numbers", json={"countryCode": "US", "numberType": "x", "count": 1}).status_code == 400
-    assert http.post(f"/__admin/locations/{LOCATION}/numbers", json={"phoneNumber": "+10000000000"}).status_code == 422
-    taken = http.post(f"/__admin/locations/{LOCATION}/numbers", json={"phoneNumber": "+14155550199"})
-    assert taken.status_code == 409
-    stranger = http.post(f"/__admin/locations/{LOCATION}/pools", json={"name": "x", "numbers": ["+14155550100"]})
-    assert stranger.status_code == 422
-    too_many = http.post(f"/__admin/locations/{LOCATION}/numbers", json={"countryCode": "US", "numberType": "local", "count": 100000})
-    assert too_many.status_code == 422
+@pytest.mark.parametrize(("path", "body", "named"), [
+    ("numbers", {"countryCode": "US", "numberType": "x", "count": 1}, "numberType"),
+    ("numbers", {"phoneNumber": "+10000000000"}, "phoneNumber"),
+    ("numbers", {"phoneNumber": "+14155550199"}, "already belongs"),
+    ("pools", {"name": "x", "numbers": ["+14155550100"]}, "numbers"),
+    ("numbers", {"countryCode": "US", "numberType": "local", "count": 100000}, "count"),
+    ("numbers", {"countryCode": "US", "numberType": "local", "count": 9000}, "count"),
+    ("numbers", {"countryCode": "FR", "numberType": "local", "count": 1}, "countryCode"),
+    ("numbers", {"countryCode": "US", "numberType": "local", "count": 0}, "count"),
+])
+def test_seeding_helpers_refuse_bad_input_naming_the_field(http, path: str, body: dict, named: str) -> None:
+    found = problems(http.post(f"/__admin/locations/{LOCATION}/{path}", json=body))
+    assert any(named in p for p in found), found
 
 
 def test_create_a_location(http, api: Api) -> None:
@@ -134,6 +141,7 @@ def test_journal_lists_requests_with_their_verdict(http) -> None:
     broken = entries[1]
     assert broken["status"] == 400 and broken["operationId"] == "listActiveNumbers"
     assert {v["field"] for v in broken["violations"]} == {"pageSize", "header Version"}
+    assert broken["version"] == "v3" and entries[0]["version"] == "v3"
     assert all(v["contract"].startswith("#/") for v in broken["violations"])
     assert http.delete("/__admin/journal").status_code == 200
     assert http.get("/__admin/journal").json()["requests"] == []

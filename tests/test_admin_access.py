@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import TOKEN, auth
+from helpers import TOKEN, auth
 from mockserver import Sandbox
 from mockserver.serving import is_loopback
 from mockserver.transport import SyncASGITransport

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import AGENCY_TOKEN, LOCATION, READ_ONLY_TOKEN, TOKEN, UK_LOCATION, UK_TOKEN, Api, auth
+from helpers import AGENCY_TOKEN, LEGACY, LOCATION, READ_ONLY_TOKEN, TOKEN, UK_LOCATION, UK_TOKEN, Api, auth, problems
 
 ACTIVE = f"/phone-system/numbers/location/{LOCATION}"
 
@@ -48,10 +48,12 @@ def test_token_of_another_location_gets_403(api: Api) -> None:
         assert response.json() == {"statusCode": 403, "message": "The token does not have access to this location."}
 
 
-def test_agency_token_reaches_every_location(api: Api) -> None:
-    assert api.active(LOCATION, AGENCY_TOKEN).status_code == 200
-    assert api.active(UK_LOCATION, AGENCY_TOKEN).status_code == 200
-    assert api.active("unknownLocation123", AGENCY_TOKEN).status_code == 404
+def test_agency_tokens_are_refused_on_every_operation(api: Api) -> None:
+    # The vendor's documents require a location (sub-account) token on all four operations (D15).
+    for response in (api.active(LOCATION, AGENCY_TOKEN), api.active(UK_LOCATION, AGENCY_TOKEN),
+                     api.search(token=AGENCY_TOKEN), api.pools(token=AGENCY_TOKEN), api.purchase({}, token=AGENCY_TOKEN)):
+        assert response.status_code == 401
+        assert response.json()["error"] == "Unauthorized" and "agency" in response.json()["message"]
 
 
 @pytest.mark.parametrize("path", [ACTIVE, f"{ACTIVE}/purchase"])
@@ -60,10 +62,26 @@ def test_version_header_is_required_where_the_reference_says(http, path: str) ->
     missing = method(path, headers=auth(version=None))
     assert missing.status_code == 400
     assert "Version" in missing.json()["message"] and "v3" in missing.json()["message"]
-    legacy = method(path, headers=auth(version="2021-07-28"))
-    assert legacy.status_code == 400
-    assert legacy.json()["message"].startswith("Endpoint ") and "2021-07-28" in legacy.json()["message"]
-    assert legacy.json()["error"] == "Bad Request"
+    assert LEGACY in missing.json()["message"]  # both supported versions are named
+
+
+@pytest.mark.parametrize("version", ["2023-02-21", "V3", "v2", "", "2021-07-28 "])
+def test_an_unknown_version_names_the_supported_ones(http, version: str) -> None:
+    response = http.get(ACTIVE, headers=auth(version=version))
+    if version.strip() == LEGACY:  # surrounding blanks are not part of a header value
+        assert response.status_code == 200
+        return
+    message = problems(response)[0]
+    assert message.startswith("Endpoint GET /phone-system/numbers/location/{locationId} is not available in API version")
+    assert "Version: v3 or Version: 2021-07-28" in message
+
+
+def test_conflicting_version_headers_are_refused_naming_both(http) -> None:
+    headers = [("Authorization", f"Bearer {TOKEN}"), ("version", LEGACY), ("Version", "v3")]
+    message = problems(http.get(ACTIVE, headers=headers))[0]
+    assert message.startswith("Conflicting Version headers") and "'2021-07-28'" in message and "'v3'" in message
+    reversed_order = [("Authorization", f"Bearer {TOKEN}"), ("Version", "v3"), ("version", LEGACY)]
+    assert http.get(ACTIVE, headers=reversed_order).status_code == 400
 
 
 def test_version_is_checked_before_the_token(http) -> None:
@@ -73,6 +91,13 @@ def test_version_is_checked_before_the_token(http) -> None:
 
 def test_search_and_pools_do_not_require_version(api: Api) -> None:
     assert api.search().status_code == 200 and api.pools().status_code == 200
+
+
+def test_at_2021_07_28_every_operation_takes_the_same_tokens_and_scopes(api: Api) -> None:
+    assert api.active(version=LEGACY).status_code == 200
+    refused = api.active(token="pit-acme-pools-only-0000000003", version=LEGACY)
+    assert refused.status_code == 401 and "phonenumbers.read" in refused.json()["message"]
+    assert api.active(UK_LOCATION, version=LEGACY).status_code == 403
 
 
 def test_header_names_are_case_insensitive(http) -> None:

@@ -1,4 +1,4 @@
-"""The contract document: valid OpenAPI 3.1, examples that match their schemas, and complete against the reference."""
+"""The contract documents: valid OpenAPI 3.1, examples that match their schemas, complete against the reference."""
 
 from __future__ import annotations
 
@@ -10,34 +10,47 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-import contracts
-from mockserver.contract import inline_refs, load
+from mockserver import contract_files
+from mockserver.contract import inline_refs, load, with_sent_fields
+from mockserver.contract_files import VERSIONS, contract_document, contracts_dir, decisions_path, load_contract
 
-DOCUMENT = contracts.contract_document()
-REFERENCE = (contracts.CONTRACT_PATH.parent / "reference" / "lc-phone-api-v3.txt").read_text(encoding="utf-8")
-
-
-def test_contract_is_a_valid_openapi_31_document() -> None:
-    assert DOCUMENT["openapi"].startswith("3.1")
-    validate(contracts.load_contract())
+REFERENCE = (contracts_dir() / "reference" / "lc-phone-api-v3.txt").read_text(encoding="utf-8")
 
 
-def test_contract_exposes_path_and_parsed_document() -> None:
-    assert contracts.CONTRACT_PATH.is_file()
-    assert contracts.load_contract() == DOCUMENT
-    assert contracts.load_contract() is not DOCUMENT  # a private copy
+@pytest.mark.parametrize("version", VERSIONS)
+def test_each_contract_is_a_valid_openapi_31_document(version: str) -> None:
+    document = load_contract(version)
+    assert document["openapi"].startswith("3.1") and document["info"]["version"] == version
+    validate(document)
 
 
-def _examples() -> Iterator[tuple[str, Any, Any]]:
+def test_the_admin_contract_is_a_valid_openapi_document() -> None:
+    validate(dict(contract_files.admin_document()))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_bundled_contract_has_only_local_references(version: str) -> None:
+    text = str(contract_document(version))
+    assert "lc-phone-common.yaml" not in text
+    assert load_contract(version) == contract_document(version) and load_contract(version) is not contract_document(version)
+
+
+def test_the_versions_serve_the_same_operations() -> None:
+    shapes = [{(op.method, op.path): op.operation_id for op in load(v).operations.values()} for v in VERSIONS]
+    assert shapes[0] == shapes[1] and len(shapes[0]) == 4
+
+
+def _examples(version: str) -> Iterator[tuple[str, Any, Any]]:
     """(where, schema, example) for every example of a request body, response, parameter and header."""
-    for path, item in DOCUMENT["paths"].items():
+    document = contract_document(version)
+    for path, item in document["paths"].items():
         for method, operation in item.items():
-            where = f"{method.upper()} {path}"
+            where = f"{version} {method.upper()} {path}"
             media = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if media:
                 yield f"{where} request body", media["schema"], media["example"]
             for status, response in operation["responses"].items():
-                response = inline_refs(DOCUMENT, response)
+                response = inline_refs(document, response)
                 media = response.get("content", {}).get("application/json")
                 if media is None:
                     continue
@@ -45,30 +58,34 @@ def _examples() -> Iterator[tuple[str, Any, Any]]:
                 for example in examples:
                     yield f"{where} {status}", media["schema"], example
             for parameter in operation.get("parameters", []):
-                parameter = inline_refs(DOCUMENT, parameter)
+                parameter = inline_refs(document, parameter)
                 yield f"{where} parameter {parameter['name']}", parameter["schema"], parameter["example"]
-    for name, header in DOCUMENT["components"]["headers"].items():
-        yield f"header {name}", header["schema"], header["example"]
+    for name, header in document["components"]["headers"].items():
+        yield f"{version} header {name}", header["schema"], header["example"]
 
 
-EXAMPLES = list(_examples())
+EXAMPLES = [example for version in VERSIONS for example in _examples(version)]
 
 
-def test_every_request_body_and_response_has_an_example() -> None:
-    for path, item in DOCUMENT["paths"].items():
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_request_body_and_response_has_an_example(version: str) -> None:
+    document = contract_document(version)
+    for path, item in document["paths"].items():
         for method, operation in item.items():
             if "requestBody" in operation:
                 assert "example" in operation["requestBody"]["content"]["application/json"], f"{method} {path}"
             for status, response in operation["responses"].items():
-                media = inline_refs(DOCUMENT, response).get("content", {}).get("application/json")
+                media = inline_refs(document, response).get("content", {}).get("application/json")
                 assert media and ("example" in media or "examples" in media), f"{method} {path} {status}"
 
 
 @pytest.mark.parametrize(("where", "schema", "example"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
-def test_example_matches_its_schema(where: str, schema: Any, example: Any) -> None:
-    validator = Draft202012Validator(inline_refs(DOCUMENT, schema))
-    errors = [e.message for e in validator.iter_errors(example)]
-    assert not errors, f"{where}: {errors}"
+def test_example_matches_its_schema_in_both_profiles(where: str, schema: Any, example: Any) -> None:
+    version = where.split(" ", 1)[0]
+    promised = inline_refs(contract_document(version), schema)
+    for profile in (promised, with_sent_fields(promised)):
+        errors = [e.message for e in Draft202012Validator(profile).iter_errors(example)]
+        assert not errors, f"{where}: {errors}"
 
 
 @pytest.mark.parametrize(
@@ -81,11 +98,20 @@ def test_example_matches_its_schema(where: str, schema: Any, example: Any) -> No
     ],
 )
 def test_legacy_names_are_forbidden_in_v3_responses(path: str, method: str, status: str, legacy_name: str) -> None:
-    media = DOCUMENT["paths"][path][method]["responses"][status]["content"]["application/json"]
-    schema, example = inline_refs(DOCUMENT, media["schema"]), media["example"]
+    document = contract_document("v3")
+    media = document["paths"][path][method]["responses"][status]["content"]["application/json"]
+    schema, example = inline_refs(document, media["schema"]), media["example"]
     assert Draft202012Validator(schema).is_valid(example)
     assert not Draft202012Validator(schema).is_valid({**example, "data": {**example["data"], legacy_name: True}})
     assert not Draft202012Validator(schema).is_valid({**example, legacy_name: True})
+
+
+def test_the_sandbox_profile_requires_what_the_sandbox_sends_and_the_promised_one_only_the_vendors() -> None:
+    spec = load("v3").operations["listActiveNumbers"].responses["200"]
+    item = spec.schema["properties"]["data"]["properties"]["numbers"]["items"]
+    strict = spec.sandbox_schema["properties"]["data"]["properties"]["numbers"]["items"]
+    assert item["required"] == ["phoneNumber"]  # the vendor's promise (D25)
+    assert {"sid", "capabilities", "dateAdded", "origin"} <= set(strict["required"])
 
 
 # -- completeness against the vendor reference -----------------------------------------------------
@@ -95,7 +121,7 @@ _ENDPOINT = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) (/\S+)$", re.M)
 
 def _reference_sections() -> Iterator[tuple[str, str, str]]:
     """(method, path, text) for each operation section of the reference."""
-    starts = [m for m in _ENDPOINT.finditer(REFERENCE)]
+    starts = list(_ENDPOINT.finditer(REFERENCE))
     for match, following in zip(starts, [*starts[1:], None]):
         end = following.start() if following else len(REFERENCE)
         yield match.group(1), match.group(2), REFERENCE[match.end():end]
@@ -126,8 +152,7 @@ def test_contract_holds_every_parameter_field_scope_and_status_of_the_reference(
         spec = operation.parameter(name, location)
         assert spec is not None, f"{name} ({location}) is missing"
         assert spec.required == bool(required), f"{name}: required flag"
-        expected = {"string": "string", "boolean": "boolean", "array": "array", "number": ("integer", "number")}[kind]
-        assert spec.type in (expected if isinstance(expected, tuple) else (expected,)), f"{name}: {spec.type}"
+        assert spec.type == kind, f"{name}: {spec.type}"
 
     body_fields = re.findall(r"^- (\w+) \(requerido\) — (\w+) —", text, re.M)
     if body_fields:
@@ -143,8 +168,18 @@ def test_contract_holds_every_parameter_field_scope_and_status_of_the_reference(
         assert status in operation.responses, f"status {status}"
 
 
-def test_every_decision_referenced_in_the_contract_is_written_down() -> None:
-    decisions = contracts.DECISIONS_PATH.read_text(encoding="utf-8")
-    cited = set(re.findall(r"\bD(\d+)\b", contracts.CONTRACT_PATH.read_text(encoding="utf-8")))
+def test_every_decision_referenced_in_the_contracts_is_written_down() -> None:
+    decisions = decisions_path().read_text(encoding="utf-8")
     written = set(re.findall(r"^## D(\d+)\b", decisions, re.M))
-    assert cited <= written, f"decisions cited but not written: {sorted(cited - written, key=int)}"
+    for path in contracts_dir().glob("*.yaml"):
+        cited = set(re.findall(r"\bD(\d+)\b", path.read_text(encoding="utf-8")))
+        assert cited <= written, f"{path.name} cites decisions not written: {sorted(cited - written, key=int)}"
+
+
+def test_the_contracts_ship_inside_the_package_data_of_the_wheel() -> None:
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    included = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert included["contracts"] == "mockserver/contracts"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import SEARCH_DEFAULTS, auth
+from helpers import SEARCH_DEFAULTS, auth
 from mockserver import Sandbox
 from mockserver.transport import SyncASGITransport
 

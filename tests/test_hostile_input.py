@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import LOCATION, TOKEN, auth
+from helpers import LOCATION, TOKEN, auth
 from mockserver import Sandbox
 from mockserver.server_thread import SandboxServer
 

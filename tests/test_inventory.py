@@ -8,6 +8,7 @@ from phonenumbers import PhoneNumberType
 
 from mockserver.inventory import build_catalog
 from mockserver.numbering import NUMBER_RANGES
+from mockserver.views.base import available_number
 
 CATALOG = build_catalog(1)
 KINDS = sorted(NUMBER_RANGES)
@@ -27,9 +28,10 @@ def test_every_number_is_valid_for_its_country_and_of_its_type(country: str, num
         assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == number.phone_number
         assert phonenumbers.is_valid_number_for_region(parsed, country), number.phone_number
         assert phonenumbers.number_type(parsed) in accepted, number.phone_number
-        assert number.available["friendlyName"] == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-        assert number.available["isoCountry"] == country
-        assert number.available["price"]["number_type"] == number_type
+        shown = available_number(number)
+        assert shown["friendlyName"] == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        assert shown["isoCountry"] == country
+        assert shown["price"]["number_type"] == number_type
 
 
 def test_numbers_are_unique_across_the_whole_inventory() -> None:
@@ -39,13 +41,16 @@ def test_numbers_are_unique_across_the_whole_inventory() -> None:
 
 def test_geographic_numbers_carry_a_consistent_place() -> None:
     for number in CATALOG.by_country["US"]:
-        fields = number.available
+        fields = available_number(number)
         if number.number_type == "tollFree":
             assert fields["locality"] is None and fields["lata"] is None and fields["latitude"] is None
             continue
         area = next(a for a in NUMBER_RANGES[("US", "local")].areas if number.national.startswith(a.prefix))
         assert fields["locality"] == area.locality and fields["region"] == area.region and fields["lata"] == area.lata
-        assert abs(fields["latitude"] - area.latitude) <= 0.05 and abs(fields["longitude"] - area.longitude) <= 0.05
+        # Coordinates travel as strings with six decimals, as the vendor documents them (D8).
+        assert len(fields["latitude"].split(".")[1]) == 6 and len(fields["longitude"].split(".")[1]) == 6
+        assert abs(float(fields["latitude"]) - area.latitude) <= 0.05
+        assert abs(float(fields["longitude"]) - area.longitude) <= 0.05
         assert area.postal_range[0] <= int(fields["postalCode"]) <= area.postal_range[1]
         assert len(fields["postalCode"]) == 5
 
@@ -59,10 +64,10 @@ def test_no_fictional_or_service_exchanges_are_sold_in_north_america() -> None:
 
 def test_address_requirements_and_capabilities_follow_the_country_rules() -> None:
     gb_local = [n for n in CATALOG.by_country["GB"] if n.number_type == "local"]
-    assert {n.available["addressRequirements"] for n in gb_local} == {"local"}
+    assert {available_number(n)["addressRequirements"] for n in gb_local} == {"local"}
     assert not any(n.sms for n in gb_local)  # UK landlines do not take SMS
     us_local = [n for n in CATALOG.by_country["US"] if n.number_type == "local"]
-    assert {n.available["addressRequirements"] for n in us_local} == {"none"}
+    assert {available_number(n)["addressRequirements"] for n in us_local} == {"none"}
     assert all(n.sms for n in us_local) and any(n.mms for n in us_local) and not all(n.mms for n in us_local)
 
 
@@ -70,6 +75,15 @@ def test_same_seed_gives_the_same_inventory_and_another_seed_another() -> None:
     build_catalog.cache_clear()
     again = build_catalog(1)
     assert again is not CATALOG
-    assert [n.available for n in again.by_number.values()] == [n.available for n in CATALOG.by_number.values()]
+    shown = [available_number(n) for n in again.by_number.values()]
+    assert shown == [available_number(n) for n in CATALOG.by_number.values()]
     other = build_catalog(2)
     assert [n.phone_number for n in other.by_number.values()] != [n.phone_number for n in CATALOG.by_number.values()]
+
+
+def test_canadian_and_british_postal_codes_follow_their_formats() -> None:
+    import re
+
+    for country, pattern in (("CA", r"^[A-Z][0-9][A-Z] [0-9][A-Z][0-9]$"), ("GB", r"^[A-Z]{1,2}[0-9]{1,2} [0-9][A-Z]{2}$")):
+        codes = [available_number(n)["postalCode"] for n in CATALOG.by_country[country] if n.number_type == "local"]
+        assert codes and all(re.match(pattern, code) for code in codes), codes[:5]

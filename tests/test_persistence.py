@@ -7,7 +7,7 @@ import sqlite3
 import httpx
 import pytest
 
-from conftest import LOCATION, SEARCH_DEFAULTS, TOKEN, auth
+from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth
 from mockserver import Sandbox
 from mockserver.sandbox import StateError
 from mockserver.sqlite_store import SqliteStore
@@ -52,7 +52,7 @@ def test_everything_survives_a_restart(tmp_path) -> None:
         assert replay.status_code == 201 and replay.content == bought.content  # idempotency records persist
         assert client.get("/phone-system/numbers/location/persisted-location", headers=auth(minted)).status_code == 200
         pools = client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).json()
-        assert [p["name"] for p in pools["numberPools"]] == ["Sales rotation", "Kept"]
+        assert [p["name"] for p in pools["data"]] == ["Sales rotation", "Kept"]
         found = client.get(f"/phone-system/numbers/location/{LOCATION}/available", params=SEARCH_DEFAULTS, headers=auth())
         assert body["phoneNumber"] not in found.text  # still sold
         client.post("/__admin/reset")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import UNCONNECTED_LOCATION, UNCONNECTED_TOKEN, Api
+from helpers import LEGACY, LOCATION, SEARCH_DEFAULTS, UNCONNECTED_LOCATION, UNCONNECTED_TOKEN, V3, Api, auth
 
 
 def numbers(response) -> list[dict]:
@@ -95,4 +95,58 @@ def test_bought_numbers_leave_the_search_results(api: Api) -> None:
 def test_search_needs_a_connected_phone_system(api: Api) -> None:
     response = api.search(UNCONNECTED_LOCATION, UNCONNECTED_TOKEN)
     assert response.status_code == 404
-    assert response.json()["message"] == "Phone system not connected"
+    assert response.json() == {"statusCode": 404, "message": "Phone system is not connected to this account"}
+
+
+SEARCH = f"/phone-system/numbers/location/{LOCATION}/available"
+
+
+def types_found(api: Api, query: str, version: str | None = None, country: str = "GB") -> set[str]:
+    response = api.http.get(f"{SEARCH}?{query}", headers=auth(version=version))
+    return {n["price"]["number_type"] for n in numbers(response)}
+
+
+@pytest.mark.parametrize("form", [
+    "numberTypes=mobile&numberTypes=tollFree",  # repeated keys: the vendor's Python SDK
+    "numberTypes=mobile,tollFree",  # comma-joined: the description's words
+    "numberTypes[]=mobile&numberTypes[]=tollFree",  # brackets: axios, the vendor's JS SDK
+    "numberTypes=mobile&numberTypes[]=tollFree",  # mixed
+])
+def test_every_wire_form_of_number_types_is_accepted_at_v3(api: Api, form: str) -> None:
+    # In GB, mobiles start with 7 and toll-free numbers with 8: each filter finds only what one listed type offers.
+    for first_part, kind in (("7", "mobile"), ("8", "tollFree")):
+        query = {**SEARCH_DEFAULTS, "countryCode": "GB", "firstPart": first_part}
+        rest = "&".join(f"{k}={v}" for k, v in query.items() if k != "numberTypes")
+        assert types_found(api, f"{form}&{rest}") == {kind}
+        assert types_found(api, f"{form}&{rest}", version=V3) == {kind}
+
+
+@pytest.mark.parametrize("form", ["numberTypes=mobile,tollFree", "numberTypes=mobile&numberTypes=tollFree",
+                                  "numberTypes[]=mobile&numberTypes[]=tollFree"])
+def test_every_wire_form_of_number_types_is_accepted_at_2021_07_28(api: Api, form: str) -> None:
+    for first_part, kind in (("7", "mobile"), ("8", "tollFree")):
+        assert types_found(api, f"{form}&countryCode=GB&firstPart={first_part}", version=LEGACY) == {kind}
+
+
+def test_at_2021_07_28_only_the_country_is_required(api: Api) -> None:
+    found = numbers(api.search(version=LEGACY, countryCode="GB"))
+    assert len(found) == 20 and {n["isoCountry"] for n in found} == {"GB"}
+    every_type = numbers(api.search(version=LEGACY, countryCode="AU", firstPart="18"))
+    assert {n["price"]["number_type"] for n in every_type} == {"tollFree"}
+    filtered = numbers(api.search(version=LEGACY, countryCode="US", firstPart="415", smsEnabled=True))
+    assert filtered and all(national(n).startswith("415") and n["capabilities"]["SMS"] for n in filtered)
+
+
+def test_search_needs_no_version_header_and_answers_the_same_shape_at_both_versions(api: Api) -> None:
+    bare, at_v3 = api.search(), api.search(version=V3)
+    legacy = api.search(version=LEGACY, **{k: v for k, v in SEARCH_DEFAULTS.items()})
+    for response in (bare, at_v3, legacy):
+        body = response.json()
+        assert set(body) == {"fingerprintId", "numbers"}, body
+    assert [n["phoneNumber"] for n in bare.json()["numbers"]] == [n["phoneNumber"] for n in at_v3.json()["numbers"]]
+
+
+def test_coordinates_are_strings_with_six_decimals(api: Api) -> None:
+    number = numbers(api.search(firstPart="870"))[0]
+    assert isinstance(number["latitude"], str) and isinstance(number["longitude"], str)
+    assert len(number["latitude"].split(".")[1]) == 6 and abs(float(number["latitude"]) - 35.84) < 0.06

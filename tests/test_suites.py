@@ -32,14 +32,14 @@ def purchases_seen_by(served) -> list[int]:
 def test_suites_run_against_a_sandbox_in_another_process_with_purchases(pytester, serve, small_budget) -> None:
     served = serve()
     result = run_suites(pytester, *remote_args(served), "--lcphone-allow-purchase")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=10)  # four operations at each of two versions, the links, the model
     assert 201 in purchases_seen_by(served)
 
 
 def test_suites_are_read_only_against_a_remote_target_by_default(pytester, serve, small_budget) -> None:
     served = serve()
     result = run_suites(pytester, *remote_args(served))
-    result.assert_outcomes(passed=4, skipped=1)  # the purchase operation and its links are left out
+    result.assert_outcomes(passed=7, skipped=1)  # the purchase operation (at both versions) and its links are left out
     assert purchases_seen_by(served) == []
     assert httpx.get(f"{served.base_url}/__admin/journal").json()["requests"]  # it did run
 
@@ -61,4 +61,4 @@ def test_a_broken_sandbox_is_caught(pytester, small_budget, drift: str, suite: s
 
 
 def test_extra_fields_are_not_drift(pytester, small_budget) -> None:
-    run_suites(pytester, "--lcphone-drift", "extra-fields").assert_outcomes(passed=6)
+    run_suites(pytester, "--lcphone-drift", "extra-fields").assert_outcomes(passed=10)

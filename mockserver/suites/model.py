@@ -60,23 +60,28 @@ class PhoneApi:
         return self.client.post(f"/phone-system/numbers/location/{account.location_id}/purchase", json=body,
                                 headers=self._auth(account))
 
-    def active_page(self, account: Account, page: int, page_size: int, skip_pool: bool = False) -> httpx.Response:
+    def active_page(self, account: Account, page: int, page_size: int, skip_pool: bool = False,
+                    version: str = "v3") -> httpx.Response:
         params = {"page": page, "pageSize": page_size, "skipNumberPool": str(skip_pool).lower()}
         return self.client.get(f"/phone-system/numbers/location/{account.location_id}", params=params,
-                               headers=self._auth(account))
+                               headers=self._auth(account, version))
 
     def pools(self, account: Account) -> httpx.Response:
         return self.client.get("/phone-system/number-pools", params={"locationId": account.location_id},
                                headers=self._auth(account))
 
-    def all_active(self, account: Account, skip_pool: bool = False) -> list[str]:
-        response = self.active_page(account, 0, 1000, skip_pool)
+    def all_active(self, account: Account, skip_pool: bool = False, version: str = "v3") -> list[str]:
+        """Every active number, at either version: one state, two shapes."""
+        response = self.active_page(account, 0, 1000, skip_pool, version)
         assert response.status_code == 200, response.text
-        return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
+        body = response.json()
+        listed = body["data"] if version == "v3" else body
+        assert ("isUnderLc" in listed) == (version == "v3") and ("isUnderGhl" in listed) == (version != "v3")
+        return [n["phoneNumber"] for n in listed["numbers"]]
 
     @staticmethod
-    def _auth(account: Account) -> dict[str, str]:
-        return {"Authorization": f"Bearer {account.token}", "Version": "v3"}
+    def _auth(account: Account, version: str = "v3") -> dict[str, str]:
+        return {"Authorization": f"Bearer {account.token}", "Version": version}
 
 
 def purchase_body(offer: Offer, fingerprint_id: str) -> dict[str, Any]:
@@ -145,7 +150,8 @@ def build_machine(target: Target) -> type[RuleBasedStateMachine]:
             phone_number = body["phoneNumber"]
             response = api.purchase(self.accounts[offer.account], body)
             if phone_number in self.sold:
-                assert response.status_code == 409, f"{phone_number} was sold twice: {response.status_code} {response.text}"
+                assert response.status_code == 400, f"{phone_number} was sold twice: {response.status_code} {response.text}"
+                assert response.json()["message"] == "Phone number is no longer available", response.text
                 return multiple()
             assert response.status_code == 201, response.text
             data = response.json()["data"]
@@ -169,7 +175,7 @@ def build_machine(target: Target) -> type[RuleBasedStateMachine]:
                 return
             body = purchase_body(offer, purchase.body["fingerprintId"])
             response = api.purchase(self.accounts[purchase.account], body)
-            assert response.status_code == 409, response.text
+            assert response.status_code == 400 and "fingerprintId" in response.json()["message"], response.text
             assert api.all_active(self.accounts[purchase.account]) == self.owned[purchase.account]  # nothing bought
 
         # -- reading -----------------------------------------------------------
@@ -192,10 +198,14 @@ def build_machine(target: Target) -> type[RuleBasedStateMachine]:
         def pools_hold_only_the_locations_numbers(self, account: int):
             response = api.pools(self.accounts[account])
             assert response.status_code == 200, response.text
-            pooled = {n["phoneNumber"] for pool in response.json()["numberPools"] for n in pool["numbers"]}
+            pooled = {n["phoneNumber"] for pool in response.json()["data"] for n in pool["numbers"]}
             assert pooled <= set(self.owned[account])
             outside_pools = api.all_active(self.accounts[account], skip_pool=True)
             assert set(outside_pools) == set(self.owned[account]) - pooled
+
+        @rule(account=indexes)
+        def both_versions_list_the_same_numbers(self, account: int):
+            assert api.all_active(self.accounts[account], version="2021-07-28") == self.owned[account]
 
         @invariant()
         def active_lists_match_the_model_and_never_overlap(self):

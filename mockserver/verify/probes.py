@@ -164,9 +164,9 @@ def generated(operation: OperationSpec, builder: ProbeBuilder, count: int) -> li
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
 
-    import contracts
+    from ..contract_files import load_contract
 
-    schema = schemathesis.openapi.from_path(contracts.CONTRACT_PATH)
+    schema = schemathesis.openapi.from_dict(load_contract(operation.version))
     strategy = schema[operation.path][operation.method].as_strategy(generation_mode=GenerationMode.POSITIVE)
     by_name = {p.name: p for p in operation.parameters}
     probes: list[Probe] = []

@@ -1,0 +1,85 @@
+"""Connection limits for `lcphone serve`: a cap on open connections, and a deadline for a request's headers.
+
+uvicorn keeps a connection that never sends a request open forever, and has no
+deadline for headers sent one byte at a time (slowloris): a few thousand idle
+sockets exhaust the process's file descriptors. `GuardedProtocol` (uvicorn's own
+httptools protocol, extended) answers 503 and closes a connection beyond the
+cap at once, and closes one whose request headers are not complete within the
+header timeout, counted from the connection's start and from the start of each
+request on a kept-alive connection.
+
+The limits are module settings (`configure`), so that the class can travel by
+name to worker processes, which configure it from the same settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
+
+LIMITS = {"max_connections": DEFAULT_MAX_CONNECTIONS, "header_timeout": DEFAULT_HEADER_TIMEOUT}
+
+
+def configure(max_connections: int, header_timeout: float) -> None:
+    LIMITS.update(max_connections=max_connections, header_timeout=header_timeout)
+
+
+def _refusal() -> bytes:
+    body = orjson.dumps({"statusCode": 503, "message": "Too many open connections; retry later.",
+                         "error": "Service Unavailable"})
+    head = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+            b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n")
+    return head + body
+
+
+REFUSAL = _refusal()
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is not installed: plain uvicorn, without these limits
+    GuardedProtocol: type[asyncio.Protocol] | None = None
+else:
+    class _GuardedProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > LIMITS["max_connections"]:
+                transport.write(REFUSAL)
+                transport.close()
+                return
+            self._arm()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(LIMITS["header_timeout"], self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _headers_too_slow(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    GuardedProtocol = _GuardedProtocol

@@ -1,0 +1,44 @@
+"""The vendor's official Python SDK (`gohighlevel-api-client`), pointed at a sandbox or any base URL.
+
+The SDK is an optional dependency: `pip install gohighlevel-api-client==3.0.0`.
+Its client sends every phone-system call with the Version header of its class
+attribute `API_VERSION` (it also sends the method's `version` argument as a
+second header; the sandbox accepts both when they agree, D1), so a client for
+the legacy version is a subclass with `API_VERSION = "2021-07-28"`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+SDK_REQUIREMENT = "gohighlevel-api-client==3.0.0"
+
+
+class SdkMissing(ImportError):
+    """The vendor's SDK is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the vendor's Python SDK is not installed: pip install {SDK_REQUIREMENT}")
+
+
+def vendor_sdk(base_url: str, token: str, version: str = "v3",
+               request_hooks: list[Callable[[httpx.Request], Awaitable[None]]] = (),  # type: ignore[assignment]
+               response_hooks: list[Callable[[httpx.Response], Awaitable[None]]] = ()) -> Any:  # type: ignore[assignment]
+    """A `highlevel.HighLevel` client on `base_url` with a private integration token, at API `version`."""
+    try:
+        from highlevel import HighLevel
+    except ImportError:
+        raise SdkMissing() from None
+
+    class PointedHighLevel(HighLevel):  # the SDK's documented way to point it elsewhere: its class attributes
+        BASE_URL = base_url.rstrip("/")
+        API_VERSION = version
+
+    client = PointedHighLevel(private_integration_token=token)
+    hooks = client.http_client.event_hooks
+    client.http_client.event_hooks = {"request": [*hooks.get("request", []), *request_hooks],
+                                      "response": [*hooks.get("response", []), *response_hooks]}
+    return client

@@ -1,0 +1,68 @@
+"""Version 2021-07-28: bare answers, isUnderGhl and under_ghl_account, the Twilio account document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..contract_files import LEGACY
+from ..models import ActiveNumber, ActiveNumberPage, NumberPoolList, PurchaseReceipt, SearchResult
+from .base import capabilities, pools_answer, rendered, search_answer
+
+
+class LegacyView:
+    version = LEGACY
+
+    def number_pools(self, result: NumberPoolList) -> Any:
+        return pools_answer(result)
+
+    def search(self, result: SearchResult) -> Any:
+        return search_answer(result)
+
+    def purchase(self, receipt: PurchaseReceipt) -> Any:
+        account = receipt.account
+        return {
+            "id": account.id,
+            "account_sid": account.account_sid,
+            "under_ghl_account": account.under_lc,
+            "validate_sms": account.validate_sms,
+            "location_id": account.location_id,
+            "migration_status": None,
+            "migration_numbers": [],
+            "assigned_to_numbers": dict(account.assigned_to_numbers),
+            "numbers": dict(account.numbers),
+            "number_name": dict(account.number_names),
+            "new_account_sid": "",
+        }
+
+    def active_numbers(self, page: ActiveNumberPage) -> Any:
+        # No total at this version: the vendor's schema does not list it (D30).
+        location = page.location
+        return {
+            "numbers": [rendered(self, number) for number in page.numbers],
+            "isUnderGhl": location.is_under_lc,
+            "pageSize": page.page_size,
+            "page": page.page,
+            "accountStatus": location.account_status,
+        }
+
+    def active_number(self, number: ActiveNumber) -> dict[str, Any]:
+        """The vendor's DetailedPhoneNumberDto: every field, null where the number has none."""
+        return {
+            "phoneNumber": number.phone_number,
+            "friendlyName": number.friendly_name,
+            "sid": number.sid,
+            "countryCode": number.country_code,
+            "capabilities": capabilities(number),
+            "type": number.type,
+            "isDefaultNumber": number.is_default_number,
+            "linkedUser": number.linked_user,
+            "linkedRingAllUsers": list(number.linked_ring_all_users),
+            "inboundCallService": number.inbound_call_service,
+            "forwardingNumber": number.forwarding_number,
+            "isGroupConversationEnabled": number.is_group_conversation_enabled,
+            "addressSid": number.address_sid,
+            "bundleSid": number.bundle_sid,
+            "dateAdded": number.date_added,
+            "dateUpdated": number.date_added,
+            "origin": number.origin,
+        }

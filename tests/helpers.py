@@ -1,0 +1,141 @@
+"""What lcphone's own tests share: the default scenario's names, one API client helper, one purchase-body builder.
+
+Every answer the helpers receive is checked against the contract of the version the request asked for, in the
+sandbox profile (what the sandbox always sends, D25).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from mockserver.api import router
+from mockserver.response_validation import check_response
+from mockserver.versions import negotiate, version_values
+
+LOCATION = "tDtDnQdgm2LXpyiqYvZ6"  # default scenario: Acme Plumbing, US numbers, one pool
+TOKEN = "pit-acme-full-access-0000000001"
+READ_ONLY_TOKEN = "pit-acme-read-only-00000000002"
+POOLS_ONLY_TOKEN = "pit-acme-pools-only-0000000003"
+UK_LOCATION = "Qm3Xk9Lp2Vw7Ry5Tz1Hb"
+UK_TOKEN = "pit-bright-full-access-000000004"
+UNCONNECTED_LOCATION = "Nc8Jd4Fs6Gh2Kl0Mq9Wp"
+UNCONNECTED_TOKEN = "pit-coastal-full-access-00000005"
+SUSPENDED_LOCATION = "Sv5Tn7Bx3Cz9Dq1Fr6Gw"
+SUSPENDED_TOKEN = "pit-summit-full-access-000000006"
+AGENCY_TOKEN = "pit-agency-full-access-000000007"
+V3, LEGACY = "v3", "2021-07-28"
+SOLD = "Phone number is no longer available"
+
+SEARCH_DEFAULTS = {
+    "firstPart": "",
+    "lastPart": "",
+    "anywhere": "",
+    "numberTypes": "local",
+    "smsEnabled": "false",
+    "mmsEnabled": "false",
+    "voiceEnabled": "false",
+    "countryCode": "US",
+}
+
+
+def auth(token: str = TOKEN, version: str | None = V3) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if version is not None:
+        headers["Version"] = version
+    return headers
+
+
+def contract_problems(response: httpx.Response) -> list[str]:
+    """What is wrong with an answer, against the contract of the version its request asked for (sandbox profile)."""
+    request = response.request
+    found = router().match(request.method, request.url.path)
+    if found is None:
+        return []
+    route, _ = found
+    choice = negotiate(version_values((k.lower().encode(), v.encode()) for k, v in request.headers.multi_items()),
+                       route.operations)
+    response.read()
+    problems = check_response(route.operations[choice.version], response.status_code, response.headers,
+                              response.content, profile="sandbox")
+    return [str(p) for p in problems]
+
+
+def assert_conforms(response: httpx.Response) -> None:
+    """Every answer of the four operations must be what the contract says, errors included."""
+    problems = contract_problems(response)
+    assert not problems, f"{response.request.method} {response.request.url} -> {response.status_code}: " + "; ".join(problems)
+
+
+def problems(response: httpx.Response, status: int = 400) -> list[str]:
+    """The problems an error answer names (its message, split), after checking its status and shape."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["statusCode"] == status and isinstance(body["message"], str)
+    return body["message"].split("; ")
+
+
+def purchase_body(number: dict[str, Any], fingerprint: str, **overrides: Any) -> dict[str, Any]:
+    """A v3 purchase body for a number an answer offered (every field, as v3 requires them all)."""
+    body = {
+        "phoneNumber": number["phoneNumber"],
+        "addressSid": "AD" + "0" * 32,
+        "bundleSid": "BU" + "0" * 32,
+        "countryCode": number["isoCountry"],
+        "numberType": number["price"]["number_type"],
+        "paymentIntentId": "pi_3PmXq2LkdIwHu7ix0s1a2b3c",
+        "stripeAccountId": "acct_1PmXq2LkdIwHu7ix",
+        "paymentMethodId": "pm_1PmXq2LkdIwHu7ixAbCdEf",
+        "locality": number.get("locality") or "",
+        "region": number.get("region") or "",
+        "fingerprintId": fingerprint,
+        "skipLocationKYC": False,
+    }
+    body.update(overrides)
+    return body
+
+
+def offered(phone_number: str, country: str = "US", number_type: str = "local") -> dict[str, Any]:
+    """A number as a search would offer it, for building a purchase of a number no search offered."""
+    return {"phoneNumber": phone_number, "isoCountry": country, "price": {"number_type": number_type}}
+
+
+class Api:
+    """The four operations with sensible defaults, so that each test states only what it varies."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def pools(self, location: str | None = LOCATION, token: str = TOKEN, version: str | None = None) -> httpx.Response:
+        params = {"locationId": location} if location is not None else {}
+        return self.http.get("/phone-system/number-pools", params=params, headers=auth(token, version))
+
+    def search(self, location: str = LOCATION, token: str = TOKEN, version: str | None = None,
+               **params: Any) -> httpx.Response:
+        defaults = SEARCH_DEFAULTS if version != LEGACY else {"countryCode": "US"}
+        query = {**defaults, **{k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}}
+        return self.http.get(f"/phone-system/numbers/location/{location}/available", params=query,
+                             headers=auth(token, version))
+
+    def purchase(self, body: Any, location: str = LOCATION, token: str = TOKEN, version: str = V3,
+                 **kwargs: Any) -> httpx.Response:
+        return self.http.post(f"/phone-system/numbers/location/{location}/purchase", json=body,
+                              headers=auth(token, version), **kwargs)
+
+    def buy_first(self, location: str = LOCATION, token: str = TOKEN, version: str = V3,
+                  **search: Any) -> tuple[dict[str, Any], httpx.Response]:
+        """Searches, then buys the first number found; returns (number, purchase answer)."""
+        found = self.search(location, token, **search)
+        assert found.status_code == 200, found.text
+        number = found.json()["numbers"][0]
+        return number, self.purchase(purchase_body(number, found.json()["fingerprintId"]), location, token, version)
+
+    def active(self, location: str = LOCATION, token: str = TOKEN, version: str = V3, **params: Any) -> httpx.Response:
+        query = {k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}
+        return self.http.get(f"/phone-system/numbers/location/{location}", params=query, headers=auth(token, version))
+
+    def all_active_numbers(self, location: str = LOCATION, token: str = TOKEN, **params: Any) -> list[str]:
+        response = self.active(location, token, pageSize=1000, **params)
+        assert response.status_code == 200, response.text
+        return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
