@@ -39,6 +39,7 @@ def vendor_sdk(base_url: str, token: str, version: str = "v3",
 
     client = PointedHighLevel(private_integration_token=token)
     hooks = client.http_client.event_hooks
-    client.http_client.event_hooks = {"request": [*hooks.get("request", []), *request_hooks],
-                                      "response": [*hooks.get("response", []), *response_hooks]}
+    # Ours first: the SDK's own response hook raises on an error answer, and ours must see every answer.
+    client.http_client.event_hooks = {"request": [*request_hooks, *hooks.get("request", [])],
+                                      "response": [*response_hooks, *hooks.get("response", [])]}
     return client

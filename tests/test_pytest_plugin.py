@@ -255,3 +255,38 @@ def test_remote_mode_without_credentials_says_what_is_missing(pytester: pytest.P
                                           f"{test_file}::test_reads_work")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*needs a token and a location id*"])
+
+
+VERSIONED_TESTS = '''
+import pytest
+
+SEARCH = "/phone-system/numbers/location/{}/available"
+
+def test_a_legacy_search_needs_only_the_country(lcphone):
+    client = lcphone.make_client(version="2021-07-28")
+    assert client.get(SEARCH.format(lcphone.location_id), params={"countryCode": "US"}).status_code == 200
+
+def test_the_same_search_at_v3_breaks_the_v3_contract(lcphone):
+    response = lcphone.client.get(SEARCH.format(lcphone.location_id), params={"countryCode": "US"})
+    assert response.status_code == 400  # swallowed: the test itself would pass
+
+def test_an_unsupported_version_is_a_violation(lcphone):
+    client = lcphone.make_client(headers={"Version": "2023-02-21"})
+    client.get(f"/phone-system/numbers/location/{lcphone.location_id}")
+
+def test_a_violation_is_kept_however_many_good_requests_follow(lcphone):
+    lcphone.client.get(f"/phone-system/numbers/location/{lcphone.location_id}", params={"pageSize": "0"})
+    for _ in range(10_050):
+        lcphone.client.get(f"/phone-system/number-pools", params={"locationId": lcphone.location_id})
+'''
+
+
+def test_each_request_is_checked_against_the_contract_of_its_version(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(VERSIONED_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.fnmatch_lines(["*test_the_same_search_at_v3_breaks_the_v3_contract*",
+                                 "*firstPart: is required [[]required[]]*"])
+    result.stdout.fnmatch_lines(["*not available in API version '2023-02-21'*"])
+    result.stdout.fnmatch_lines(["*test_a_violation_is_kept_however_many_good_requests_follow*",
+                                 "*pageSize: 0 is less than the minimum of 1*"])
