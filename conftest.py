@@ -9,7 +9,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("pinned", derandomize=True, database=None, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "pinned", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("LCPHONE_HYPOTHESIS_PROFILE", "pinned"))

@@ -29,19 +29,25 @@ VARIANTS = {
         "import httpx\n"
         "http = httpx.Client()  # one connection pool, as a client under test would keep\n"
         "def test_{i}(lcphone_server, lcphone):\n"
-        "    assert http.get(lcphone.base_url + " + ACTIVE.format(handle="lcphone") + ", headers=lcphone.headers()).status_code == 200\n"
+        "    assert http.get(lcphone.base_url + "
+        + ACTIVE.format(handle="lcphone")
+        + ", headers=lcphone.headers()).status_code == 200\n"
     ),
 }
 
 
 def run_variant(template: str, tests: int, workdir: Path) -> float:
     body = template.split("def test_{i}")[0]
-    body += "".join("def test_{i}".format(i=i) + template.split("def test_{i}", 1)[1].format(i=i) for i in range(tests))
+    body += "".join(f"def test_{i}" + template.split("def test_{i}", 1)[1].format(i=i) for i in range(tests))
     path = workdir / "test_generated.py"
     path.write_text(body)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
-                            cwd=workdir, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"the benchmark's tests failed:\n{result.stdout[-2000:]}")
@@ -52,8 +58,10 @@ def measure(tests: int, repeat: int) -> list[tuple[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "pytest.ini").write_text("[pytest]\n")
-        return [(name, min(run_variant(template, tests, workdir) for _ in range(repeat)))
-                for name, template in VARIANTS.items()]
+        return [
+            (name, min(run_variant(template, tests, workdir) for _ in range(repeat)))
+            for name, template in VARIANTS.items()
+        ]
 
 
 def main() -> None:

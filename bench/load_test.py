@@ -22,8 +22,15 @@ import httpx
 
 from mockserver.serve_process import ServeProcess
 
-SEARCH = {"firstPart": "", "lastPart": "", "anywhere": "", "numberTypes": "local,mobile,tollFree",
-          "smsEnabled": "false", "mmsEnabled": "false", "voiceEnabled": "false"}
+SEARCH = {
+    "firstPart": "",
+    "lastPart": "",
+    "anywhere": "",
+    "numberTypes": "local,mobile,tollFree",
+    "smsEnabled": "false",
+    "mmsEnabled": "false",
+    "voiceEnabled": "false",
+}
 
 
 async def run(base_url: str, requests: int, clients: int, seed: int) -> dict:
@@ -46,30 +53,50 @@ async def run(base_url: str, requests: int, clients: int, seed: int) -> dict:
             kind = rnd.random()
             started = time.perf_counter()
             if kind < 0.35:
-                response = await http.get(f"/phone-system/numbers/location/{location}", headers=headers,
-                                          params={"pageSize": rnd.choice([1, 10, 50]), "skipNumberPool": "false"})
+                response = await http.get(
+                    f"/phone-system/numbers/location/{location}",
+                    headers=headers,
+                    params={"pageSize": rnd.choice([1, 10, 50]), "skipNumberPool": "false"},
+                )
             elif kind < 0.65 or not offers:
                 country = rnd.choice(["US", "CA", "GB", "AU"])
-                response = await http.get(f"/phone-system/numbers/location/{location}/available", headers=headers,
-                                          params={**SEARCH, "countryCode": country})
+                response = await http.get(
+                    f"/phone-system/numbers/location/{location}/available",
+                    headers=headers,
+                    params={**SEARCH, "countryCode": country},
+                )
                 if response.status_code == 200:
                     found = response.json()
                     offers.extend((n, found["fingerprintId"]) for n in found["numbers"][:3])
             elif kind < 0.75:
-                response = await http.get("/phone-system/number-pools", params={"locationId": location}, headers=headers)
+                response = await http.get(
+                    "/phone-system/number-pools", params={"locationId": location}, headers=headers
+                )
             elif kind < 0.95:
                 number, fingerprint = rnd.choice(offers[-30:])  # recent offers: several clients race for them
-                body = {"phoneNumber": number["phoneNumber"], "countryCode": number["isoCountry"],
-                        "numberType": number["price"]["number_type"], "addressSid": "AD" + "1" * 32,
-                        "bundleSid": "BU" + "1" * 32, "skipLocationKYC": False, "paymentIntentId": "pi_load",
-                        "stripeAccountId": "acct_load", "paymentMethodId": "pm_load", "locality": "", "region": "",
-                        "fingerprintId": fingerprint if rnd.random() < 0.3 else f"load-{i}"}
-                response = await http.post(f"/phone-system/numbers/location/{location}/purchase", json=body, headers=headers)
+                body = {
+                    "phoneNumber": number["phoneNumber"],
+                    "countryCode": number["isoCountry"],
+                    "numberType": number["price"]["number_type"],
+                    "addressSid": "AD" + "1" * 32,
+                    "bundleSid": "BU" + "1" * 32,
+                    "skipLocationKYC": False,
+                    "paymentIntentId": "pi_load",
+                    "stripeAccountId": "acct_load",
+                    "paymentMethodId": "pm_load",
+                    "locality": "",
+                    "region": "",
+                    "fingerprintId": fingerprint if rnd.random() < 0.3 else f"load-{i}",
+                }
+                response = await http.post(
+                    f"/phone-system/numbers/location/{location}/purchase", json=body, headers=headers
+                )
                 if response.status_code == 201:
                     bought.append((number["phoneNumber"], location))
             else:
-                response = await http.get(f"/phone-system/numbers/location/{location}", headers=headers,
-                                          params={"pageSize": "5000"})
+                response = await http.get(
+                    f"/phone-system/numbers/location/{location}", headers=headers, params={"pageSize": "5000"}
+                )
             latencies.append(time.perf_counter() - started)
             statuses[response.status_code] += 1
 
@@ -83,14 +110,18 @@ async def run(base_url: str, requests: int, clients: int, seed: int) -> dict:
 
         owners: Counter[str] = Counter()
         for location, headers in accounts:
-            listed = (await http.get(f"/phone-system/numbers/location/{location}", headers=headers,
-                                     params={"pageSize": 1000})).json()["data"]["numbers"]
+            listed = (
+                await http.get(f"/phone-system/numbers/location/{location}", headers=headers, params={"pageSize": 1000})
+            ).json()["data"]["numbers"]
             owners.update(n["phoneNumber"] for n in listed)
         distinct_bought = {number for number, _ in bought}
         replays = len(bought) - len(distinct_bought)
         return {
-            "elapsed": elapsed, "statuses": statuses, "latencies": sorted(latencies),
-            "bought": len(distinct_bought), "replayed_201": replays,
+            "elapsed": elapsed,
+            "statuses": statuses,
+            "latencies": sorted(latencies),
+            "bought": len(distinct_bought),
+            "replayed_201": replays,
             "lost": sorted(distinct_bought - set(owners)),
             "duplicated": sorted(n for n, c in owners.items() if c > 1),
             "unexplained": sorted(set(owners) - distinct_bought),
@@ -104,20 +135,25 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, ServeProcess("--state", str(Path(tmp) / "state.db"),
-                                                       "--workers", str(args.workers)) as served:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ServeProcess("--state", str(Path(tmp) / "state.db"), "--workers", str(args.workers)) as served,
+    ):
         time.sleep(0.5)  # let the workers come up before the clock starts
         result = asyncio.run(run(served.base_url, args.requests, args.clients, args.seed))
     latencies = result["latencies"]
     server_errors = sum(c for s, c in result["statuses"].items() if s >= 500)
     print(f"{args.requests} requests from {args.clients} concurrent clients, {args.workers} workers, SQLite state")
     print(f"  wall time       {result['elapsed']:.2f} s ({args.requests / result['elapsed']:.0f} requests/s)")
-    print(f"  latency         p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms")
+    p50, p99 = latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+    print(f"  latency         p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print(f"  statuses        {dict(sorted(result['statuses'].items()))}")
     print(f"  5xx             {server_errors}")
     print(f"  numbers bought  {result['bought']} (and {result['replayed_201']} replayed 201s that bought nothing)")
-    print(f"  lost purchases  {len(result['lost'])}   duplicated: {len(result['duplicated'])}   "
-          f"unexplained: {len(result['unexplained'])}")
+    print(
+        f"  lost purchases  {len(result['lost'])}   duplicated: {len(result['duplicated'])}   "
+        f"unexplained: {len(result['unexplained'])}"
+    )
     ok = server_errors == 0 and not result["lost"] and not result["duplicated"] and not result["unexplained"]
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

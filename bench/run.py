@@ -40,8 +40,10 @@ TOKEN = "pit-bench-token-000001"
 LOCATION = "benchLocation"
 LIST = f"/phone-system/numbers/location/{LOCATION}?pageSize=50"
 # Prism treats an empty query value as missing, so the search both serve has every filter filled.
-SEARCH = (f"/phone-system/numbers/location/{LOCATION}/available?firstPart=415&lastPart=1&anywhere=4"
-          "&numberTypes=local,mobile&smsEnabled=false&mmsEnabled=false&voiceEnabled=false&countryCode=US")
+SEARCH = (
+    f"/phone-system/numbers/location/{LOCATION}/available?firstPart=415&lastPart=1&anywhere=4"
+    "&numberTypes=local,mobile&smsEnabled=false&mmsEnabled=false&voiceEnabled=false&countryCode=US"
+)
 HEADERS = ["-H", f"Authorization: Bearer {TOKEN}", "-H", "Version: v3"]
 PRISM_VERSION = "5.14.2"
 rows: list[str] = []
@@ -66,6 +68,7 @@ def verdict(ok: bool) -> str:
 
 # -- tools -------------------------------------------------------------------------------------
 
+
 def ensure_wrk() -> str | None:
     if shutil.which("wrk") is None and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True)
@@ -79,8 +82,19 @@ def ensure_prism() -> Path | None:
     prism = HERE / ".tools" / "node_modules" / ".bin" / "prism"
     if not prism.exists() and shutil.which("npm"):
         (HERE / ".tools").mkdir(exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(HERE / ".tools"), "--no-audit", "--no-fund", "--silent",
-                        f"@stoplight/prism-cli@{PRISM_VERSION}"], capture_output=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(HERE / ".tools"),
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                f"@stoplight/prism-cli@{PRISM_VERSION}",
+            ],
+            capture_output=True,
+        )
     return prism if prism.exists() else None
 
 
@@ -88,8 +102,14 @@ class Background:
     """A server process, stopped with its whole process group."""
 
     def __init__(self, command: list[str], env: dict | None = None, cwd: Path | None = None) -> None:
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         import signal
@@ -124,19 +144,25 @@ def free_port() -> int:
 
 def wrk(base_url: str, path: str, seconds: int) -> dict[str, float]:
     subprocess.run(["wrk", "-t1", "-c32", "-d1s", *HEADERS, base_url + path], capture_output=True)  # warm-up
-    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", *HEADERS, base_url + path],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", *HEADERS, base_url + path], capture_output=True, text=True
+    ).stdout
 
     def millis(label: str) -> float:
         value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": millis("50%"),
-            "p99": millis("99%"), "errors": int(non_2xx.group(1)) if non_2xx else 0}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": millis("50%"),
+        "p99": millis("99%"),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
 
 
 # -- 1. throughput -------------------------------------------------------------------------------
+
 
 def throughput(seconds: int) -> None:
     section("1. Throughput and latency of the standalone sandbox (one worker, wrk -t1 -c32 on loopback)")
@@ -148,15 +174,34 @@ def throughput(seconds: int) -> None:
     sizes: dict[str, int] = {}
     with ServeProcess("--scenario", str(HERE / "bench-scenario.yaml"), "--inventory", "5000") as served:
         for name, path in (("list active numbers", LIST), ("search", SEARCH)):
-            sizes[name] = len(httpx.get(served.base_url + path, headers={"Authorization": f"Bearer {TOKEN}",
-                                                                          "Version": "v3"}).content)
+            sizes[name] = len(
+                httpx.get(served.base_url + path, headers={"Authorization": f"Bearer {TOKEN}", "Version": "v3"}).content
+            )
             results[("lcphone", name)] = wrk(served.base_url, path, seconds)
     for name, path in (("list active numbers", LIST), ("search", SEARCH)):
         port = free_port()
-        ceiling = Background([sys.executable, "-m", "uvicorn", "ceiling_app:app", "--port", str(port),
-                              "--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log",
-                              "--log-level", "warning", "--no-server-header"],
-                             env={"CEILING_BODY_BYTES": str(sizes[name])}, cwd=HERE)
+        ceiling = Background(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "ceiling_app:app",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--no-server-header",
+            ],
+            env={"CEILING_BODY_BYTES": str(sizes[name])},
+            cwd=HERE,
+        )
         try:
             wait_for(f"http://127.0.0.1:{port}/x")
             results[("ceiling", name)] = wrk(f"http://127.0.0.1:{port}", path, seconds)
@@ -164,8 +209,9 @@ def throughput(seconds: int) -> None:
             ceiling.stop()
     if prism is not None:
         port = free_port()
-        server = Background([str(prism), "mock", str(ROOT / "contracts" / "lc-phone-v3.openapi.yaml"), "-p", str(port),
-                             "-v", "error"])
+        server = Background(
+            [str(prism), "mock", str(ROOT / "contracts" / "lc-phone-v3.openapi.yaml"), "-p", str(port), "-v", "error"]
+        )
         try:
             wait_for(f"http://127.0.0.1:{port}{LIST}", {"Authorization": f"Bearer {TOKEN}", "Version": "v3"})
             for name, path in (("list active numbers", LIST), ("search", SEARCH)):
@@ -179,13 +225,23 @@ def throughput(seconds: int) -> None:
             if (server, name) not in results:
                 continue
             r = results[(server, name)]
-            lines.append([f"{name}: {server}", f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
-                          f"{mine['rps'] / r['rps']:.2f}x" if server != "lcphone" else "", str(int(r["errors"]))])
+            lines.append(
+                [
+                    f"{name}: {server}",
+                    f"{r['rps']:.0f}",
+                    f"{r['p50']:.2f}",
+                    f"{r['p99']:.2f}",
+                    f"{mine['rps'] / r['rps']:.2f}x" if server != "lcphone" else "",
+                    str(int(r["errors"])),
+                ]
+            )
     table(["request: server", "requests/s", "p50 ms", "p99 ms", "lcphone / this", "non-2xx"], lines)
     rows.append("")
-    rows.append(f"lcphone serves an inventory of 60,000 numbers (`--inventory 5000`). Body sizes: list "
-                f"{sizes['list active numbers']} bytes (50 numbers), search {sizes['search']} bytes (20 numbers) from "
-                "lcphone; the ceiling answers the same sizes; Prism answers the contract's examples, smaller.")
+    rows.append(
+        f"lcphone serves an inventory of 60,000 numbers (`--inventory 5000`). Body sizes: list "
+        f"{sizes['list active numbers']} bytes (50 numbers), search {sizes['search']} bytes (20 numbers) from "
+        "lcphone; the ceiling answers the same sizes; Prism answers the contract's examples, smaller."
+    )
     for name in ("list active numbers", "search"):
         mine = results[("lcphone", name)]["rps"]
         if ("prism", name) in results:
@@ -197,14 +253,17 @@ def throughput(seconds: int) -> None:
 
 # -- 2. fixtures ---------------------------------------------------------------------------------
 
+
 def fixtures(tests: int) -> None:
     section(f"2. Fixture cost ({tests} tests per variant, best of 2 runs)")
     from fixture_cost import measure
 
     results = measure(tests, 2)
     baseline = results[0][1]
-    lines = [[name, f"{elapsed:.2f}", f"{(elapsed - baseline) / tests * 1000:.2f}", f"{elapsed / baseline:.2f}x"]
-             for name, elapsed in results]
+    lines = [
+        [name, f"{elapsed:.2f}", f"{(elapsed - baseline) / tests * 1000:.2f}", f"{elapsed / baseline:.2f}x"]
+        for name, elapsed in results
+    ]
     table(["variant", "wall s", "added ms/test", "x baseline"], lines)
     added = (results[1][1] - baseline) / tests * 1000
     rows.append("")
@@ -212,6 +271,7 @@ def fixtures(tests: int) -> None:
 
 
 # -- 3. start-up ---------------------------------------------------------------------------------
+
 
 def best_of(runs: int, command: list[str]) -> float:
     times = []
@@ -236,30 +296,40 @@ def startup() -> None:
         finally:
             server.stop()
     serve = min(serve_times)
-    lines = [["python -c pass (baseline)", f"{bare * 1000:.0f}", "1.00x"],
-             ["import mockserver (minus the baseline)", f"{(imported - bare) * 1000:.0f}", f"{imported / bare:.2f}x"],
-             ["import + default Sandbox() (minus the baseline)", f"{(built - bare) * 1000:.0f}", f"{built / bare:.2f}x"],
-             ["lcphone serve: launch to first 200", f"{serve * 1000:.0f}", f"{serve / bare:.2f}x"]]
+    lines = [
+        ["python -c pass (baseline)", f"{bare * 1000:.0f}", "1.00x"],
+        ["import mockserver (minus the baseline)", f"{(imported - bare) * 1000:.0f}", f"{imported / bare:.2f}x"],
+        ["import + default Sandbox() (minus the baseline)", f"{(built - bare) * 1000:.0f}", f"{built / bare:.2f}x"],
+        ["lcphone serve: launch to first 200", f"{serve * 1000:.0f}", f"{serve / bare:.2f}x"],
+    ]
     prism = ensure_prism()
     prism_time = None
     if prism is not None:
         port = free_port()
-        server = Background([str(prism), "mock", str(ROOT / "contracts" / "lc-phone-v3.openapi.yaml"), "-p", str(port),
-                             "-v", "error"])
+        server = Background(
+            [str(prism), "mock", str(ROOT / "contracts" / "lc-phone-v3.openapi.yaml"), "-p", str(port), "-v", "error"]
+        )
         try:
-            prism_time = wait_for(f"http://127.0.0.1:{port}{LIST}", {"Authorization": f"Bearer {TOKEN}", "Version": "v3"})
+            prism_time = wait_for(
+                f"http://127.0.0.1:{port}{LIST}", {"Authorization": f"Bearer {TOKEN}", "Version": "v3"}
+            )
         finally:
             server.stop()
         lines.append(["prism mock: launch to first 200", f"{prism_time * 1000:.0f}", f"{prism_time / bare:.2f}x"])
     table(["what", "ms", "x baseline"], lines)
     rows.append("")
-    rows.append(f"- `import mockserver`: {(imported - bare) * 1000:.0f} ms (target under 300 ms: "
-                f"{verdict(imported - bare < 0.3)})")
-    rows.append(f"- `lcphone serve` to first 200: {serve * 1000:.0f} ms (target under 1 s: {verdict(serve < 1)})"
-                + (f"; Prism takes {prism_time / serve:.1f}x as long" if prism_time else ""))
+    rows.append(
+        f"- `import mockserver`: {(imported - bare) * 1000:.0f} ms (target under 300 ms: "
+        f"{verdict(imported - bare < 0.3)})"
+    )
+    rows.append(
+        f"- `lcphone serve` to first 200: {serve * 1000:.0f} ms (target under 1 s: {verdict(serve < 1)})"
+        + (f"; Prism takes {prism_time / serve:.1f}x as long" if prism_time else "")
+    )
 
 
 # -- 4. scale ------------------------------------------------------------------------------------
+
 
 def median_us(call, repeat: int) -> float:
     times = []
@@ -296,13 +366,30 @@ def scale(sizes: list[int]) -> None:
             "search, firstPart=415": SearchQuery("US", frozenset({"local"}), first_part="415"),
             "search, lastPart=42": SearchQuery("US", frozenset({"local", "mobile"}), last_part="42"),
         }
-        row = {name: median_us(lambda q=q: catalog.search(q, is_available), 200) for name, q in queries.items()}
+        row = {
+            name: median_us(lambda q=q, c=catalog, a=is_available: c.search(q, a), 200) for name, q in queries.items()
+        }
         offers = [n.available for n in catalog.search(SearchQuery("US", frozenset({"local"})), is_available, 200)]
-        bodies = iter([{"phoneNumber": n["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
-                        "numberType": "local", "paymentIntentId": "pi", "stripeAccountId": "acct", "paymentMethodId": "pm",
-                        "locality": "", "region": "", "fingerprintId": f"bench-{i}", "skipLocationKYC": False}
-                       for i, n in enumerate(offers)])
-        row["purchase"] = median_us(lambda: system.purchase(location, next(bodies)), 150)
+        bodies = iter(
+            [
+                {
+                    "phoneNumber": n["phoneNumber"],
+                    "addressSid": "",
+                    "bundleSid": "",
+                    "countryCode": "US",
+                    "numberType": "local",
+                    "paymentIntentId": "pi",
+                    "stripeAccountId": "acct",
+                    "paymentMethodId": "pm",
+                    "locality": "",
+                    "region": "",
+                    "fingerprintId": f"bench-{i}",
+                    "skipLocationKYC": False,
+                }
+                for i, n in enumerate(offers)
+            ]
+        )
+        row["purchase"] = median_us(lambda s=system, at=location, b=bodies: s.purchase(at, next(b)), 150)
         figures[size] = row
         lines.append([f"{len(catalog):,} numbers", f"{build_seconds:.1f}"] + [f"{v:.0f}" for v in row.values()])
         sandbox = system = location = catalog = None  # free this size before building the next
@@ -315,8 +402,10 @@ def scale(sizes: list[int]) -> None:
 
     log_ratio = math.log(sizes[-1]) / math.log(sizes[0])
     for name, factor in growth.items():
-        rows.append(f"- {name}: x{factor:.2f} from {sizes[0]:,} to {sizes[-1]:,} numbers "
-                    f"(logarithmic growth would be x{log_ratio:.2f}: {verdict(factor <= log_ratio * 1.25)})")
+        rows.append(
+            f"- {name}: x{factor:.2f} from {sizes[0]:,} to {sizes[-1]:,} numbers "
+            f"(logarithmic growth would be x{log_ratio:.2f}: {verdict(factor <= log_ratio * 1.25)})"
+        )
     if memory_line is not None:
         rows.append(f"- memory: {memory_line:.1f} MiB per 100,000 numbers in the inventory")
 
@@ -329,17 +418,24 @@ def scale(sizes: list[int]) -> None:
     first = median_us(lambda: system.active_numbers(big, page=0, page_size=50), 200)
     last = median_us(lambda: system.active_numbers(big, page=held // 50 - 1, page_size=50), 200)
     filtered = median_us(lambda: system.active_numbers(big, page=0, page_size=50, search_filter="415"), 50)
-    rows.append(f"- list active numbers of a location holding {held:,} numbers: first page {first:.0f} us, "
-                f"last page {last:.0f} us, with searchFilter {filtered:.0f} us (a filter reads every number)")
+    rows.append(
+        f"- list active numbers of a location holding {held:,} numbers: first page {first:.0f} us, "
+        f"last page {last:.0f} us, with searchFilter {filtered:.0f} us (a filter reads every number)"
+    )
     print(f"  list of {held:,}: first page {first:.0f} us, last page {last:.0f} us, filtered {filtered:.0f} us")
 
 
 # -- 5. property suites -------------------------------------------------------------------------
 
+
 def suites(examples: int) -> None:
     section(f"5. Property suites ({examples} schemathesis examples per operation, model {examples} runs)")
-    env = {**os.environ, "LCPHONE_SUITE_EXAMPLES": str(examples), "LCPHONE_MODEL_EXAMPLES": str(examples),
-           "LCPHONE_SUITE_SHRINK": "0"}
+    env = {
+        **os.environ,
+        "LCPHONE_SUITE_EXAMPLES": str(examples),
+        "LCPHONE_MODEL_EXAMPLES": str(examples),
+        "LCPHONE_SUITE_SHRINK": "0",
+    }
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "mockserver.suites"]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -348,35 +444,62 @@ def suites(examples: int) -> None:
         with ServeProcess() as served:
             location, token = served.value("location id"), served.value("token")
             started = time.perf_counter()
-            subprocess.run([*command, "--lcphone-base-url", served.base_url, "--lcphone-token", token,
-                            "--lcphone-location", location, "--lcphone-allow-purchase"], env=env, cwd=tmp,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    *command,
+                    "--lcphone-base-url",
+                    served.base_url,
+                    "--lcphone-token",
+                    token,
+                    "--lcphone-location",
+                    location,
+                    "--lcphone-allow-purchase",
+                ],
+                env=env,
+                cwd=tmp,
+                capture_output=True,
+            )
             socket_time = time.perf_counter() - started
     # 4 operations + the linked sequences + the model, each with the same budget of examples
     per_100 = 100 / (examples * 6)
-    table(["target", "wall s", "s per 100 examples", "x in-process"],
-          [["in-process (ASGI)", f"{in_process:.1f}", f"{in_process * per_100:.2f}", "1.00x"],
-           ["over a socket (lcphone serve)", f"{socket_time:.1f}", f"{socket_time * per_100:.2f}",
-            f"{socket_time / in_process:.2f}x"]])
+    table(
+        ["target", "wall s", "s per 100 examples", "x in-process"],
+        [
+            ["in-process (ASGI)", f"{in_process:.1f}", f"{in_process * per_100:.2f}", "1.00x"],
+            [
+                "over a socket (lcphone serve)",
+                f"{socket_time:.1f}",
+                f"{socket_time * per_100:.2f}",
+                f"{socket_time / in_process:.2f}x",
+            ],
+        ],
+    )
 
 
 def machine() -> str:
     cpu = "unknown CPU"
     try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs and smaller sizes (for trying it out)")
     args = parser.parse_args()
-    rows.extend(["# lcphone benchmark results", "",
-                 f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {machine()}.",
-                 "Regenerate with `python bench/run.py`. Ratios are measured against baselines in the same run."])
+    rows.extend(
+        [
+            "# lcphone benchmark results",
+            "",
+            f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {machine()}.",
+            "Regenerate with `python bench/run.py`. Ratios are measured against baselines in the same run.",
+        ]
+    )
     throughput(2 if args.quick else 5)
     fixtures(100 if args.quick else 500)
     startup()

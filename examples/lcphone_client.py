@@ -115,47 +115,95 @@ class PhoneClient:
         body = self._call("GET", "/phone-system/number-pools", params={"locationId": self.location_id})
         return [NumberPool(p["id"], p["name"], [n["phoneNumber"] for n in p["numbers"]]) for p in body["data"]]
 
-    def search(self, country: str, types: Sequence[str] = ("local",), *, starts_with: str = "", ends_with: str = "",
-               contains: str = "", sms: bool = False, mms: bool = False, voice: bool = False) -> SearchResult:
+    def search(
+        self,
+        country: str,
+        types: Sequence[str] = ("local",),
+        *,
+        starts_with: str = "",
+        ends_with: str = "",
+        contains: str = "",
+        sms: bool = False,
+        mms: bool = False,
+        voice: bool = False,
+    ) -> SearchResult:
         params = {
-            "firstPart": starts_with, "lastPart": ends_with, "anywhere": contains,
-            "numberTypes": ",".join(types), "smsEnabled": _flag(sms), "mmsEnabled": _flag(mms),
-            "voiceEnabled": _flag(voice), "countryCode": country,
+            "firstPart": starts_with,
+            "lastPart": ends_with,
+            "anywhere": contains,
+            "numberTypes": ",".join(types),
+            "smsEnabled": _flag(sms),
+            "mmsEnabled": _flag(mms),
+            "voiceEnabled": _flag(voice),
+            "countryCode": country,
         }
         body = self._call("GET", f"/phone-system/numbers/location/{self.location_id}/available", params=params)
         numbers = [
             AvailableNumber(
-                phone_number=n["phoneNumber"], friendly_name=n["friendlyName"], country=n["isoCountry"],
-                number_type=n["price"]["number_type"], locality=n["locality"], region=n["region"],
-                sms=n["capabilities"]["SMS"], mms=n["capabilities"]["MMS"], voice=n["capabilities"]["voice"],
-                monthly_price=n["price"]["price"], address_requirements=n["addressRequirements"],
+                phone_number=n["phoneNumber"],
+                friendly_name=n["friendlyName"],
+                country=n["isoCountry"],
+                number_type=n["price"]["number_type"],
+                locality=n["locality"],
+                region=n["region"],
+                sms=n["capabilities"]["SMS"],
+                mms=n["capabilities"]["MMS"],
+                voice=n["capabilities"]["voice"],
+                monthly_price=n["price"]["price"],
+                address_requirements=n["addressRequirements"],
             )
             for n in body["numbers"]
         ]
         return SearchResult(numbers, body["fingerprintId"])
 
-    def purchase(self, number: AvailableNumber, fingerprint_id: str, payment: Payment, *, address_sid: str = "",
-                 bundle_sid: str = "", skip_location_kyc: bool = False) -> Purchase:
+    def purchase(
+        self,
+        number: AvailableNumber,
+        fingerprint_id: str,
+        payment: Payment,
+        *,
+        address_sid: str = "",
+        bundle_sid: str = "",
+        skip_location_kyc: bool = False,
+    ) -> Purchase:
         body = {
-            "phoneNumber": number.phone_number, "countryCode": number.country, "numberType": number.number_type,
-            "addressSid": address_sid, "bundleSid": bundle_sid, "skipLocationKYC": skip_location_kyc,
-            "paymentIntentId": payment.payment_intent_id, "stripeAccountId": payment.stripe_account_id,
-            "paymentMethodId": payment.payment_method_id, "locality": number.locality or "",
-            "region": number.region or "", "fingerprintId": fingerprint_id,
+            "phoneNumber": number.phone_number,
+            "countryCode": number.country,
+            "numberType": number.number_type,
+            "addressSid": address_sid,
+            "bundleSid": bundle_sid,
+            "skipLocationKYC": skip_location_kyc,
+            "paymentIntentId": payment.payment_intent_id,
+            "stripeAccountId": payment.stripe_account_id,
+            "paymentMethodId": payment.payment_method_id,
+            "locality": number.locality or "",
+            "region": number.region or "",
+            "fingerprintId": fingerprint_id,
         }
-        data = self._call("POST", f"/phone-system/numbers/location/{self.location_id}/purchase", v3=True, json=body)["data"]
+        data = self._call("POST", f"/phone-system/numbers/location/{self.location_id}/purchase", v3=True, json=body)[
+            "data"
+        ]
         return Purchase(data["number"], data["locationId"], data["id"], data["underLcAccount"])
 
-    def active_numbers(self, page: int = 0, page_size: int = 50, *, search: str = "", include_pooled: bool = False,
-                       ) -> ActiveNumbersPage:
+    def active_numbers(
+        self,
+        page: int = 0,
+        page_size: int = 50,
+        *,
+        search: str = "",
+        include_pooled: bool = False,
+    ) -> ActiveNumbersPage:
         params = {"page": page, "pageSize": page_size, "skipNumberPool": _flag(not include_pooled)}
         if search:
             params["searchFilter"] = search
         data = self._call("GET", f"/phone-system/numbers/location/{self.location_id}", v3=True, params=params)["data"]
-        numbers = [ActiveNumber(n["phoneNumber"], n["friendlyName"], n["type"], n["isDefaultNumber"], n["dateAdded"])
-                   for n in data["numbers"]]
-        return ActiveNumbersPage(numbers, data["total"], data["page"], data["pageSize"], data["isUnderLc"],
-                                 data["accountStatus"])
+        numbers = [
+            ActiveNumber(n["phoneNumber"], n["friendlyName"], n["type"], n["isDefaultNumber"], n["dateAdded"])
+            for n in data["numbers"]
+        ]
+        return ActiveNumbersPage(
+            numbers, data["total"], data["page"], data["pageSize"], data["isUnderLc"], data["accountStatus"]
+        )
 
     def iter_active_numbers(self, page_size: int = 100, *, include_pooled: bool = False) -> Iterator[ActiveNumber]:
         page = 0

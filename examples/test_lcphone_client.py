@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from lcphone_client import LcPhoneError, Payment, PhoneClient
 
 PAYMENT = Payment("pi_3PmXq2LkdIwHu7ix0s1a2b3c", "acct_1PmXq2LkdIwHu7ix", "pm_1PmXq2LkdIwHu7ixAbCdEf")
@@ -43,8 +44,9 @@ def test_uk_numbers_need_an_address(phone: PhoneClient) -> None:
     with pytest.raises(LcPhoneError) as refused:
         phone.purchase(found.numbers[0], found.fingerprint_id, PAYMENT, bundle_sid="BU" + "a" * 32)
     assert refused.value.status == 400 and "addressSid" in refused.value.messages[0]
-    bought = phone.purchase(found.numbers[0], found.fingerprint_id, PAYMENT,
-                            address_sid="AD" + "a" * 32, bundle_sid="BU" + "a" * 32)
+    bought = phone.purchase(
+        found.numbers[0], found.fingerprint_id, PAYMENT, address_sid="AD" + "a" * 32, bundle_sid="BU" + "a" * 32
+    )
     assert bought.number == found.numbers[0].phone_number
 
 
@@ -71,7 +73,9 @@ def test_over_a_real_socket(lcphone) -> None:
 def test_a_location_without_phone_system(lcphone) -> None:
     phone = PhoneClient(lcphone.client, "Nc8Jd4Fs6Gh2Kl0Mq9Wp")
     with pytest.raises(LcPhoneError) as refused:
-        PhoneClient(lcphone.make_client(token="pit-coastal-full-access-00000005"), "Nc8Jd4Fs6Gh2Kl0Mq9Wp").active_numbers()
+        PhoneClient(
+            lcphone.make_client(token="pit-coastal-full-access-00000005"), "Nc8Jd4Fs6Gh2Kl0Mq9Wp"
+        ).active_numbers()
     assert refused.value.messages == ["Phone system is not connected to this account"]
     with pytest.raises(LcPhoneError) as forbidden:
         phone.active_numbers()

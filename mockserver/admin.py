@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -86,7 +85,9 @@ class AdminApi:
     async def mint_token(self, request: Request) -> Response:
         body = await checked_body(request, "mintToken")
         token = self.sandbox.mint_token(body["locationId"], body.get("scopes"))
-        return json_response(201, {"token": token.value, "locationId": token.location_id, "scopes": sorted(token.scopes)})
+        return json_response(
+            201, {"token": token.value, "locationId": token.location_id, "scopes": sorted(token.scopes)}
+        )
 
     async def get_scenario(self, request: Request) -> Response:
         return json_response(200, self.sandbox.scenario.document)
@@ -94,10 +95,10 @@ class AdminApi:
     async def load_scenario(self, request: Request) -> Response:
         if _media_type(request) in YAML_TYPES:
             raw = await _body(request)
-            parse: Callable[[], Scenario] = lambda: Scenario.from_yaml(raw)  # noqa: E731
+            parse: Callable[[], Scenario] = lambda: Scenario.from_yaml(raw)
         else:
             document = await checked_body(request, "loadScenario")
-            parse = lambda: Scenario.from_document(document)  # noqa: E731
+            parse = lambda: Scenario.from_document(document)
 
         def load() -> Scenario:
             scenario = parse()
@@ -124,16 +125,32 @@ class AdminApi:
                 if location is None:
                     continue
                 numbers = store.active_numbers(location_id)
-                found.append({
-                    "id": location.id, "name": location.name, "accountStatus": location.account_status,
-                    "isUnderLc": location.is_under_lc, "phoneSystemConnected": location.phone_system_connected,
-                    "tokens": [{"value": t.value, "masked": mask(t.value), "scopes": sorted(t.scopes)}
-                               for t in tokens if t.location_id == location_id],
-                    "numbers": [{"phoneNumber": n.phone_number, "friendlyName": n.friendly_name, "type": n.type,
-                                 "origin": n.origin} for n in numbers],
-                    "pools": [{"id": p.id, "name": p.name, "numbers": list(p.numbers)}
-                              for p in store.pools(location_id)],
-                })
+                found.append(
+                    {
+                        "id": location.id,
+                        "name": location.name,
+                        "accountStatus": location.account_status,
+                        "isUnderLc": location.is_under_lc,
+                        "phoneSystemConnected": location.phone_system_connected,
+                        "tokens": [
+                            {"value": t.value, "masked": mask(t.value), "scopes": sorted(t.scopes)}
+                            for t in tokens
+                            if t.location_id == location_id
+                        ],
+                        "numbers": [
+                            {
+                                "phoneNumber": n.phone_number,
+                                "friendlyName": n.friendly_name,
+                                "type": n.type,
+                                "origin": n.origin,
+                            }
+                            for n in numbers
+                        ],
+                        "pools": [
+                            {"id": p.id, "name": p.name, "numbers": list(p.numbers)} for p in store.pools(location_id)
+                        ],
+                    }
+                )
         return found
 
     async def create_location(self, request: Request) -> Response:
@@ -223,11 +240,20 @@ class AdminApi:
         if problems.violations:
             raise errors.validation_error([str(v) for v in problems.violations])
         journal = self.sandbox.journal
-        entries = journal.entries(after=problems.params.get("after", 0), limit=problems.params.get("limit"),
-                                  violations_only=problems.params.get("violations", False))
+        entries = journal.entries(
+            after=problems.params.get("after", 0),
+            limit=problems.params.get("limit"),
+            violations_only=problems.params.get("violations", False),
+        )
         show = params.get("showTokens") == "true"
-        return json_response(200, {"requests": [entry.to_api(show) for entry in entries],
-                                   "last": journal.last_sequence, "replica": self.sandbox.health()["replica"]})
+        return json_response(
+            200,
+            {
+                "requests": [entry.to_api(show) for entry in entries],
+                "last": journal.last_sequence,
+                "replica": self.sandbox.health()["replica"],
+            },
+        )
 
     async def clear_journal(self, request: Request) -> Response:
         self.sandbox.journal.clear()
@@ -236,8 +262,12 @@ class AdminApi:
 
 def policy_to_api(policy) -> dict[str, Any]:
     fields = asdict(policy)
-    return {"enforce": fields["enforce"], "burst": fields["burst"], "windowMs": fields["window_ms"],
-            "daily": fields["daily"]}
+    return {
+        "enforce": fields["enforce"],
+        "burst": fields["burst"],
+        "windowMs": fields["window_ms"],
+        "daily": fields["daily"],
+    }
 
 
 def admin_key_accepted(sandbox: Sandbox, request: Request) -> bool:
@@ -281,5 +311,7 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         ("/rate-limits", admin.get_rate_limits, "GET"),
         ("/rate-limits", admin.set_rate_limits, "PUT"),
     ]
-    return [Route(ADMIN_PREFIX + path, endpoint=_guarded(sandbox, endpoint), methods=[method])
-            for path, endpoint, method in table]
+    return [
+        Route(ADMIN_PREFIX + path, endpoint=_guarded(sandbox, endpoint), methods=[method])
+        for path, endpoint, method in table
+    ]

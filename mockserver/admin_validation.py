@@ -20,12 +20,12 @@ def admin_contract() -> Contract:
     return Contract(contract_files.admin_document(), "admin")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def validator(operation_id: str) -> OperationValidator:
     return OperationValidator(admin_contract().operations[operation_id])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema_validator(name: str):
     return _validator(admin_contract().schema(name))
 

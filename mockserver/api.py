@@ -46,8 +46,9 @@ def _number_types(value: list[str] | str | None) -> frozenset[str]:
     return frozenset(value.split(",") if isinstance(value, str) else value)
 
 
-def search_available_numbers(system: PhoneSystem, location: Location, request: CheckedRequest,
-                             view: View) -> tuple[int, Any]:
+def search_available_numbers(
+    system: PhoneSystem, location: Location, request: CheckedRequest, view: View
+) -> tuple[int, Any]:
     p = request.params
     query = SearchQuery(
         country=p["countryCode"],
@@ -77,7 +78,9 @@ def purchase_number(system: PhoneSystem, location: Location, request: CheckedReq
     return 201, view.purchase(system.purchase(location, order))
 
 
-def list_active_numbers(system: PhoneSystem, location: Location, request: CheckedRequest, view: View) -> tuple[int, Any]:
+def list_active_numbers(
+    system: PhoneSystem, location: Location, request: CheckedRequest, view: View
+) -> tuple[int, Any]:
     p = request.params
     page = system.active_numbers(
         location,
@@ -220,8 +223,11 @@ class Gateway:
             others = [v for v in checked.violations if v.field != "header Version"]
             checked.violations = [choice.violation, *(others if choice.violation.rule == "required" else [])]
         if too_large:
-            checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes",
-                                                operation.body_pointer or operation.pointer, "size"))
+            checked.violations.append(
+                Violation(
+                    "body", f"larger than {MAX_BODY_BYTES} bytes", operation.body_pointer or operation.pointer, "size"
+                )
+            )
         location_id = path_params.get("locationId") or next((v for k, v in query if k == "locationId"), None)
         view = view_for(choice.version)
         limit_headers: dict[str, str] = {}
@@ -240,22 +246,36 @@ class Gateway:
             sandbox.crashes.append(crash)
             status, payload = 500, errors.error_for_status(500, "Internal server error").to_body()
         if drift:
-            status, payload = drift.after(operation, status, payload, limit_headers, view, location, checked,
-                                          sandbox.phone_system)
+            status, payload = drift.after(
+                operation, status, payload, limit_headers, view, location, checked, sandbox.phone_system
+            )
         try:
             body_bytes = dumps(payload)
         except TypeError as crash:  # an answer that cannot be written is a sandbox bug too
             sandbox.crashes.append(crash)
             status, body_bytes = 500, dumps(errors.error_for_status(500, "Internal server error").to_body())
         await send_raw_json(send, status, body_bytes, limit_headers)
-        sandbox.journal.record(scope["method"], scope["path"], query_string, operation.operation_id, status,
-                               checked.violations, choice.version, elapsed_ms=(perf_counter() - started) * 1000,
-                               location_id=location.id if location else location_id,
-                               request=RequestDetails.bounded(checked.token, headers.get("version"),
-                                                              headers.get("content-type"), body))
+        sandbox.journal.record(
+            scope["method"],
+            scope["path"],
+            query_string,
+            operation.operation_id,
+            status,
+            checked.violations,
+            choice.version,
+            elapsed_ms=(perf_counter() - started) * 1000,
+            location_id=location.id if location else location_id,
+            request=RequestDetails.bounded(checked.token, headers.get("version"), headers.get("content-type"), body),
+        )
 
-    def _serve(self, operation: OperationSpec, checked: CheckedRequest, problem: ApiError | None,
-               location_id: str | None, limit_headers: dict[str, str]) -> Location:
+    def _serve(
+        self,
+        operation: OperationSpec,
+        checked: CheckedRequest,
+        problem: ApiError | None,
+        location_id: str | None,
+        limit_headers: dict[str, str],
+    ) -> Location:
         """Every check before the handler, in the vendor's order; the location the request acts on."""
         sandbox = self.sandbox
         system = sandbox.phone_system
@@ -265,6 +285,8 @@ class Gateway:
                 token = system.authenticate(checked.token)
             except ApiError as error:
                 problem = error
+        if sandbox.drift:
+            token, problem = sandbox.drift.admit(token, problem, location_id, checked)
         # Counted per app and location (the token's own), so that no client-chosen value makes a new counter.
         verdict = sandbox.rate_limiter.hit(token.value if token else "", (token.location_id or "") if token else "")
         limit_headers.update(verdict.headers)
@@ -305,4 +327,3 @@ class ApiDispatcher:
                 await self.on_unrouted(scope, send, 405, {"Allow": ", ".join(allowed)})
                 return
         await self.fallback(scope, receive, send)
-

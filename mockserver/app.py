@@ -1,7 +1,7 @@
 """The ASGI application: the contract's operations on a fast path, the admin API on Starlette, faults around both.
 
-    Synced -> FaultMiddleware -> ApiDispatcher -> a Gateway per route (a crash there: 500 in the vendor's shape)
-                                               -> Starlette (admin API, unknown paths)
+Synced -> FaultMiddleware -> ApiDispatcher -> a Gateway per route (a crash there: 500 in the vendor's shape)
+                                           -> Starlette (admin API, unknown paths)
 """
 
 from __future__ import annotations
@@ -54,16 +54,16 @@ def create_app(sandbox: Sandbox) -> Synced:
         status = 405 if isinstance(exc, HTTPException) and exc.status_code == 405 else 404
         scope = request.scope
         headers = exc.headers if isinstance(exc, HTTPException) else None
-        return error_response(route_error(scope["method"], scope["path"], scope.get("query_string", b""), status),
-                              headers)
+        return error_response(
+            route_error(scope["method"], scope["path"], scope.get("query_string", b""), status), headers
+        )
 
     async def crash(request: Request, exc: Exception) -> Response:
         # A crash is a sandbox bug: answer in the vendor's shape and keep it for the test that caused it.
         sandbox.crashes.append(exc)
         return error_response(errors.error_for_status(500, "Internal server error"))
 
-    admin = Starlette(routes=admin_routes(sandbox),
-                      exception_handlers={404: no_route, 405: no_route, Exception: crash})
+    admin = Starlette(routes=admin_routes(sandbox), exception_handlers={404: no_route, 405: no_route, Exception: crash})
     admin.state.sandbox = sandbox
     # No redirects to the slash-less path: they are not in the contract (and Starlette's breaks on a
     # query string that is not UTF-8). A trailing slash is an unknown path.
@@ -75,6 +75,7 @@ def create_app(sandbox: Sandbox) -> Synced:
         found = routes.match(method, path)
         return found[0].operation_id if found else "*"
 
-    faulty = FaultMiddleware(ApiDispatcher(sandbox, admin, unrouted), sandbox.faults, operation_of,
-                             list(sandbox.contract.operations))
+    faulty = FaultMiddleware(
+        ApiDispatcher(sandbox, admin, unrouted), sandbox.faults, operation_of, list(sandbox.contract.operations)
+    )
     return Synced(faulty, sandbox)

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 from . import __version__, contract_command, serve_command, verify_command
 
-DESCRIPTION = ("lcphone: a contract-testing sandbox and test harness for the LC Phone API "
-               "(versions v3 and 2021-07-28).")
+DESCRIPTION = "lcphone: a contract-testing sandbox and test harness for the LC Phone API (versions v3 and 2021-07-28)."
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -136,7 +136,11 @@ class OperationSpec:
         return header if header is not None and header.required else None
 
     def response(self, status: int) -> ResponseSpec | None:
-        return self.responses.get(str(status)) or self.responses.get(f"{str(status)[0]}XX") or self.responses.get("default")
+        return (
+            self.responses.get(str(status))
+            or self.responses.get(f"{str(status)[0]}XX")
+            or self.responses.get("default")
+        )
 
 
 class Contract:
@@ -169,7 +173,9 @@ class Contract:
     def _operation(self, path: str, method: str, item: dict[str, Any], raw: dict[str, Any]) -> OperationSpec:
         doc = self.document
         base = ("paths", path, method)
-        declared = [(("paths", path, "parameters", str(i)), p) for i, p in enumerate(item.get("parameters", []))]
+        declared: list[tuple[tuple[str, ...], Any]] = [
+            (("paths", path, "parameters", str(i)), p) for i, p in enumerate(item.get("parameters", []))
+        ]
         declared += [((*base, "parameters", str(i)), p) for i, p in enumerate(raw.get("parameters", []))]
         parameters = tuple(self._parameter(_resolve(doc, ref), where) for where, ref in declared)
         body_schema: Schema | None = None
@@ -185,7 +191,9 @@ class Contract:
         security = raw.get("security", doc.get("security", []))
         scopes = tuple(scope for requirement in security for roles in requirement.values() for scope in roles)
         schemes = doc.get("components", {}).get("securitySchemes", {})
-        bearer = any(schemes.get(name, {}).get("scheme") == "bearer" for requirement in security for name in requirement)
+        bearer = any(
+            schemes.get(name, {}).get("scheme") == "bearer" for requirement in security for name in requirement
+        )
         responses = {}
         for status, ref in raw.get("responses", {}).items():
             response = _resolve(doc, ref)

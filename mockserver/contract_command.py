@@ -11,8 +11,11 @@ from .contract_files import VERSIONS
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    contract = commands.add_parser("contract", help="compare the contract with the vendor's published documents",
-                                   description="Commands about the contract lcphone is built on.")
+    contract = commands.add_parser(
+        "contract",
+        help="compare the contract with the vendor's published documents",
+        description="Commands about the contract lcphone is built on.",
+    )
     actions = contract.add_subparsers(title="actions", metavar="ACTION")
     diff = actions.add_parser(
         "diff",
@@ -26,7 +29,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     diff.add_argument("documents", nargs="+", metavar="VENDOR_DOC", help="vendor OpenAPI document: a path or a URL")
-    diff.add_argument("--version", choices=VERSIONS, help="the version the documents describe (default: read from each)")
+    diff.add_argument(
+        "--version", choices=VERSIONS, help="the version the documents describe (default: read from each)"
+    )
     diff.add_argument("--deviations", metavar="FILE", help="deviations file (default: the contract's own)")
     diff.add_argument("--json", action="store_true", help="print the result as JSON")
     diff.add_argument("--verbose", action="store_true", help="also list the differences that are listed deviations")
@@ -51,29 +56,46 @@ def run_diff(args: argparse.Namespace) -> int:
             return 2
     failed = any(result.unlisted() for result in results)
     if args.json:
-        print(json.dumps([{
-            "document": r.source, "version": r.version,
-            "unlisted": [d.describe() for d in r.unlisted()],
-            "listed": [{"difference": d.describe(), "reason": dev.reason, "decision": dev.decision}
-                       for d, dev in r.listed()],
-            "staleDeviations": [f"{dev.version} {dev.operation} {dev.at}: {dev.kind}" for dev in r.stale()],
-            "notCompared": r.silent,
-        } for r in results], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "document": r.source,
+                        "version": r.version,
+                        "unlisted": [d.describe() for d in r.unlisted()],
+                        "listed": [
+                            {"difference": d.describe(), "reason": dev.reason, "decision": dev.decision}
+                            for d, dev in r.listed()
+                        ],
+                        "staleDeviations": [f"{dev.version} {dev.operation} {dev.at}: {dev.kind}" for dev in r.stale()],
+                        "notCompared": r.silent,
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
         return 1 if failed else 0
     for result in results:
         unlisted, listed = result.unlisted(), result.listed()
-        print(f"{result.source} (version {result.version}): {len(result.differences)} difference(s), "
-              f"{len(listed)} listed as deviations, {len(unlisted)} not listed")
+        print(
+            f"{result.source} (version {result.version}): {len(result.differences)} difference(s), "
+            f"{len(listed)} listed as deviations, {len(unlisted)} not listed"
+        )
         for difference in unlisted:
             print(f"  NOT LISTED  {difference.describe()}")
         if args.verbose:
             for difference, deviation in listed:
                 print(f"  listed      {difference.key} ({deviation.decision}: {deviation.reason.splitlines()[0]})")
         for deviation in result.stale():
-            print(f"  note        deviation no longer seen: {deviation.version} {deviation.operation} "
-                  f"{deviation.at}: {deviation.kind}")
+            print(
+                f"  note        deviation no longer seen: {deviation.version} {deviation.operation} "
+                f"{deviation.at}: {deviation.kind}"
+            )
         if result.silent and args.verbose:
             print(f"  not compared (the vendor documents no schema): {', '.join(result.silent)}")
-    print("lcphone contract diff: " + ("differences not listed as deviations (exit 1)" if failed
-                                       else "every difference is a listed deviation"))
+    print(
+        "lcphone contract diff: "
+        + ("differences not listed as deviations (exit 1)" if failed else "every difference is a listed deviation")
+    )
     return 1 if failed else 0

@@ -74,7 +74,7 @@ def _localize(node: Any, external: str) -> Any:
         copied = {key: _localize(value, external) for key, value in node.items()}
         ref = copied.get("$ref")
         if isinstance(ref, str) and ref.startswith(external + "#"):
-            copied["$ref"] = ref[len(external):]
+            copied["$ref"] = ref[len(external) :]
         return copied
     if isinstance(node, list):
         return [_localize(item, external) for item in node]
@@ -89,7 +89,9 @@ def bundle(document: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
         target = components.setdefault(section, {})
         for name, value in entries.items():
             if name in target:
-                raise ContractFileError(f"components/{section}/{name} is defined in both {COMMON_FILE} and the document")
+                raise ContractFileError(
+                    f"components/{section}/{name} is defined in both {COMMON_FILE} and the document"
+                )
             target[name] = copy.deepcopy(value)
     return bundled
 

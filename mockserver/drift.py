@@ -22,7 +22,8 @@ from .errors import error_for_status
 
 if TYPE_CHECKING:
     from .contract import OperationSpec
-    from .models import Location
+    from .errors import ApiError
+    from .models import Location, PurchaseReceipt, Token
     from .phone_system import PhoneSystem
     from .request_validation import CheckedRequest
     from .views import View
@@ -39,6 +40,11 @@ DRIFT_MODES: dict[str, str] = {
     "lax-validation": "do not enforce required parameters",
     "no-rate-limit-headers": "leave out the X-RateLimit-* headers",
     "double-sell": "sell a number that was already sold",
+    "no-auth": "serve requests without a valid token, as if the location's own token had been sent",
+    "any-location": "let a token act on any location",
+    "no-scopes": "do not enforce the token's scopes",
+    "legacy-purchase": "answer a v3 purchase with the 2021-07-28 Twilio account document (under_ghl_account)",
+    "shuffled-keys": "send the fields of every object in another order (not a drift: JSON objects are unordered)",
 }
 
 _LEGACY_NAMES = {"isUnderLc": "isUnderGhl", "underLcAccount": "under_ghl_account"}
@@ -65,10 +71,26 @@ def _rename(value: Any, names: dict[str, str]) -> Any:
 
 def _stringify(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) if k in _STRINGIFIED and not isinstance(v, (dict, list))
-                else _stringify(v) for k, v in value.items()}
+        return {
+            k: (str(v).lower() if isinstance(v, bool) else str(v))
+            if k in _STRINGIFIED and not isinstance(v, (dict, list))
+            else _stringify(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_stringify(v) for v in value]
+    return value
+
+
+def _message(payload: Any) -> Any:
+    return payload.get("message") if isinstance(payload, dict) else None
+
+
+def _reversed_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _reversed_keys(value[k]) for k in reversed(value)}
+    if isinstance(value, list):
+        return [_reversed_keys(v) for v in value]
     return value
 
 
@@ -122,6 +144,22 @@ class Drift:
             if fail:
                 raise error_for_status(503, "Service temporarily unavailable")
 
+    def admit(
+        self, token: Token | None, problem: ApiError | None, location_id: str | None, checked: CheckedRequest
+    ) -> tuple[Token | None, ApiError | None]:
+        """no-auth, any-location, no-scopes: an API that lets through what it should refuse."""
+        from .models import ALL_SCOPES, Token
+
+        modes = self.modes
+        if "no-auth" in modes and location_id and (token is None and problem is not None and problem.status == 401):
+            checked.violations = [v for v in checked.violations if v.rule != "security"]
+            return Token("drift-no-auth", location_id, frozenset(ALL_SCOPES)), None
+        if token is not None and "any-location" in modes and location_id and token.location_id != location_id:
+            token = Token(token.value, location_id, token.scopes)
+        if token is not None and "no-scopes" in modes:
+            token = Token(token.value, token.location_id, frozenset(ALL_SCOPES))
+        return token, problem
+
     def relax(self, operation: OperationSpec, checked: CheckedRequest) -> None:
         """lax-validation: what a lax API does with a request that lacks required values (fills them in)."""
         if "lax-validation" not in self.modes:
@@ -140,14 +178,25 @@ class Drift:
             checked.body = dict(example)
 
     # -- after: the rendered answer ----------------------------------------------------
-    def after(self, operation: OperationSpec, status: int, payload: Any, headers: dict[str, str], view: View,
-              location: Location | None, checked: CheckedRequest, system: PhoneSystem) -> tuple[int, Any]:
+    def after(
+        self,
+        operation: OperationSpec,
+        status: int,
+        payload: Any,
+        headers: dict[str, str],
+        view: View,
+        location: Location | None,
+        checked: CheckedRequest,
+        system: PhoneSystem,
+    ) -> tuple[int, Any]:
         modes = self.modes
-        if ("double-sell" in modes and operation.operation_id == "purchaseNumber" and status == 400
-                and location is not None and isinstance(payload, dict) and payload.get("message") == SOLD_MESSAGE):
-            from .models import PurchaseReceipt
+        purchase = operation.operation_id == "purchaseNumber" and location is not None
+        if "double-sell" in modes and purchase and status == 400 and _message(payload) == SOLD_MESSAGE:
+            status, payload = 201, view.purchase(self._receipt(checked, system, location))
+        if "legacy-purchase" in modes and purchase and status == 201 and view.version == "v3":
+            from .views.legacy import LegacyView
 
-            status, payload = 201, view.purchase(PurchaseReceipt(checked.body["phoneNumber"], system.account(location)))
+            payload = LegacyView().purchase(self._receipt(checked, system, location))
         payload = _plain(payload)
         if "no-envelope" in modes and isinstance(payload, dict) and payload.get("status") == "success":
             payload = payload["data"]
@@ -162,4 +211,13 @@ class Drift:
         if "no-rate-limit-headers" in modes:
             for name in [h for h in headers if h.lower().startswith("x-ratelimit-")]:
                 del headers[name]
+        if "shuffled-keys" in modes:
+            payload = _reversed_keys(payload)
         return status, payload
+
+    @staticmethod
+    def _receipt(checked: CheckedRequest, system: PhoneSystem, location: Location | None) -> PurchaseReceipt:
+        from .models import PurchaseReceipt
+
+        assert location is not None
+        return PurchaseReceipt(checked.body["phoneNumber"], system.account(location))

@@ -65,8 +65,9 @@ def missing_scope(scope: str) -> ApiError:
 
 
 def agency_token_refused() -> ApiError:
-    return ApiError(401, "This route accepts location (sub-account) tokens only; an agency token was sent.",
-                    "Unauthorized")
+    return ApiError(
+        401, "This route accepts location (sub-account) tokens only; an agency token was sent.", "Unauthorized"
+    )
 
 
 def no_location_access() -> ApiError:

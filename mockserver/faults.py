@@ -66,9 +66,17 @@ class FaultRule:
     seen: int = 0  # matching calls it was drawn for
 
     def to_api(self) -> dict[str, Any]:
-        return {"id": self.id, "operationId": self.operation_id, "latencyMs": self.latency_ms, "status": self.status,
-                "drop": self.drop, "truncate": self.truncate, "times": self.times, "ratio": self.ratio,
-                "hits": self.hits}
+        return {
+            "id": self.id,
+            "operationId": self.operation_id,
+            "latencyMs": self.latency_ms,
+            "status": self.status,
+            "drop": self.drop,
+            "truncate": self.truncate,
+            "times": self.times,
+            "ratio": self.ratio,
+            "hits": self.hits,
+        }
 
     def applies_to(self, operation_id: str) -> bool:
         return self.operation_id in ("*", operation_id)
@@ -81,8 +89,10 @@ class FaultRule:
         problems = []
         operation = data.get("operationId", "*")
         if operation != "*" and operation not in operations:
-            problems.append(f"operationId: {str(operation)[:60]!r} is not an operation of the contract "
-                            f"({', '.join(operations)} or *)")
+            problems.append(
+                f"operationId: {str(operation)[:60]!r} is not an operation of the contract "
+                f"({', '.join(operations)} or *)"
+            )
         times, ratio = data.get("times"), data.get("ratio")
         if times is not None and ratio is not None:
             problems.append("times, ratio: give one or the other")
@@ -90,8 +100,15 @@ class FaultRule:
             problems.append("fault: say what it does: latencyMs, status, drop or truncate")
         if problems:
             raise FaultError(problems)
-        return cls(operation, int(data.get("latencyMs", 0)), data.get("status"), bool(data.get("drop")),
-                   bool(data.get("truncate")), times, float(ratio) if ratio is not None else None)
+        return cls(
+            operation,
+            int(data.get("latencyMs", 0)),
+            data.get("status"),
+            bool(data.get("drop")),
+            bool(data.get("truncate")),
+            times,
+            float(ratio) if ratio is not None else None,
+        )
 
     @classmethod
     def from_spec(cls, spec: str, operations: list[str]) -> FaultRule:

@@ -169,7 +169,9 @@ class RemoteTarget:
 
     def __init__(self, settings: HarnessSettings) -> None:
         if not (settings.base_url and settings.token and settings.location_id):
-            raise TargetUnavailable("a remote target needs a token and a location id (--lcphone-token, --lcphone-location)")
+            raise TargetUnavailable(
+                "a remote target needs a token and a location id (--lcphone-token, --lcphone-location)"
+            )
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
         self.journal = Journal()
@@ -214,13 +216,32 @@ class RemoteTarget:
         """Client-side conformance: the request a remote target received, checked against the contract."""
         request = response.request
         operation_id, violations, version = check_request(request)
-        self.journal.record(request.method, request.url.path, request.url.query.decode(), operation_id,
-                            response.status_code, violations, version)
+        self.journal.record(
+            request.method,
+            request.url.path,
+            request.url.query.decode(),
+            operation_id,
+            response.status_code,
+            violations,
+            version,
+        )
 
     def __getattr__(self, name: str) -> Any:
-        if name in {"mint_token", "load_scenario", "add_numbers", "add_number", "add_pool", "create_location", "app",
-                    "sandbox", "set_rate_limits", "add_fault"}:
-            raise TargetUnavailable(f"lcphone: {name} needs a local sandbox; the target is the remote API {self.base_url}")
+        if name in {
+            "mint_token",
+            "load_scenario",
+            "add_numbers",
+            "add_number",
+            "add_pool",
+            "create_location",
+            "app",
+            "sandbox",
+            "set_rate_limits",
+            "add_fault",
+        }:
+            raise TargetUnavailable(
+                f"lcphone: {name} needs a local sandbox; the target is the remote API {self.base_url}"
+            )
         raise AttributeError(name)
 
 
@@ -240,8 +261,11 @@ def check_request(request: httpx.Request) -> tuple[str | None, list[Violation], 
     operation = route.operations[choice.version]
     body = request.read() if operation.body_schema is not None else None
     checked = OperationValidator(operation).check(
-        path_params, httpx.QueryParams(request.url.query).multi_items(),
-        {k.lower(): v for k, v in request.headers.items()}, body, request.headers.get("content-type"),
+        path_params,
+        httpx.QueryParams(request.url.query).multi_items(),
+        {k.lower(): v for k, v in request.headers.items()},
+        body,
+        request.headers.get("content-type"),
     )
     return operation.operation_id, checked.violations, choice.version
 
@@ -293,13 +317,19 @@ class LcPhone:
         headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
         client: httpx.Client
         if isinstance(self.target, RemoteTarget):
-            client = httpx.Client(base_url=self.base_url, headers=headers, transport=self.target.transport(),
-                                  event_hooks={"response": [self.target.record]}, **kwargs)
+            client = httpx.Client(
+                base_url=self.base_url,
+                headers=headers,
+                transport=self.target.transport(),
+                event_hooks={"response": [self.target.record]},
+                **kwargs,
+            )
         else:
             from .transport import SyncASGITransport
 
-            client = httpx.Client(base_url=IN_PROCESS_URL, headers=headers, transport=SyncASGITransport(self.asgi_app),
-                                  **kwargs)
+            client = httpx.Client(
+                base_url=IN_PROCESS_URL, headers=headers, transport=SyncASGITransport(self.asgi_app), **kwargs
+            )
         self._clients.append(client)
         return client
 
@@ -314,8 +344,9 @@ class LcPhone:
         headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
         if self.remote:
             return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
-        return httpx.AsyncClient(base_url=IN_PROCESS_URL, headers=headers,
-                                 transport=httpx.ASGITransport(app=self.asgi_app), **kwargs)
+        return httpx.AsyncClient(
+            base_url=IN_PROCESS_URL, headers=headers, transport=httpx.ASGITransport(app=self.asgi_app), **kwargs
+        )
 
     def sdk(self, version: str = LATEST, token: str | None = None) -> Any:
         """The vendor's Python SDK client (`highlevel.HighLevel`) pointed at the target with the test's token.
@@ -346,8 +377,9 @@ class LcPhone:
         self.target.load_scenario(scenario)
         self.location_id, self.token = self.target.default_credentials()
 
-    def add_numbers(self, count: int = 1, country: str = "US", number_type: str = "local",
-                    location_id: str | None = None) -> list[str]:
+    def add_numbers(
+        self, count: int = 1, country: str = "US", number_type: str = "local", location_id: str | None = None
+    ) -> list[str]:
         """Gives a location (default: the test's) numbers from the inventory; returns them."""
         return self.target.add_numbers(location_id or self.location_id, count, country, number_type)
 

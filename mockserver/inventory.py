@@ -217,9 +217,14 @@ class Catalog:
         found: list[CatalogNumber] = []
         for number in index.candidates(query):
             national = number.national
-            if (number.number_type in types and number.flags & required == required
-                    and (not last or national.endswith(last)) and (not anywhere or anywhere in national)
-                    and (not first or national.startswith(first)) and is_available(number.phone_number)):
+            if (
+                number.number_type in types
+                and number.flags & required == required
+                and (not last or national.endswith(last))
+                and (not anywhere or anywhere in national)
+                and (not first or national.startswith(first))
+                and is_available(number.phone_number)
+            ):
                 found.append(number)
                 if len(found) == limit:
                     break
@@ -257,12 +262,15 @@ class _BlockChecker:
 
     def _valid_number(self, national: str) -> bool:
         parsed = phonenumbers.parse(f"+{self.calling_code}{national}")
-        return (phonenumbers.is_valid_number_for_region(parsed, self.country)
-                and phonenumbers.number_type(parsed) in self.accepted)
+        return (
+            phonenumbers.is_valid_number_for_region(parsed, self.country)
+            and phonenumbers.number_type(parsed) in self.accepted
+        )
 
 
-def _generate_numbers(fake: Faker, seed: int, country: str, number_type: str, spec: NumberRange, count: int,
-                      taken: set[str]) -> Iterator[CatalogNumber]:
+def _generate_numbers(
+    fake: Faker, seed: int, country: str, number_type: str, spec: NumberRange, count: int, taken: set[str]
+) -> Iterator[CatalogNumber]:
     fake.seed_instance(_stream_seed(seed, country, number_type))
     rnd = fake.random  # Faker's seeded source drives every draw
     checker = _BlockChecker(country, number_type)
@@ -277,13 +285,13 @@ def _generate_numbers(fake: Faker, seed: int, country: str, number_type: str, sp
             raise RuntimeError(f"cannot draw {count} {number_type} numbers for {country}: its ranges are too small")
         area: Area = rnd.choice(spec.areas)
         free_digits = spec.national_length - len(area.prefix) - BLOCK_DIGITS
-        block = area.prefix + (f"{rnd.randrange(10 ** free_digits):0{free_digits}d}" if free_digits > 0 else "")
+        block = area.prefix + (f"{rnd.randrange(10**free_digits):0{free_digits}d}" if free_digits > 0 else "")
         if nanp and not _is_plausible_nanp(block + "0" * BLOCK_DIGITS):
             continue
         if not checker.valid(block):
             continue
         for _ in range(min(per_block, count - made)):
-            national = block + f"{rnd.randrange(10 ** BLOCK_DIGITS):0{BLOCK_DIGITS}d}"
+            national = block + f"{rnd.randrange(10**BLOCK_DIGITS):0{BLOCK_DIGITS}d}"
             e164 = f"+{calling_code}{national}"
             if e164 in taken:
                 continue

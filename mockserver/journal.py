@@ -37,8 +37,9 @@ def _cut(text: str, limit: int) -> str:
 def _bounded(violation: Violation) -> Violation:
     if len(violation.field) <= MAX_FIELD and len(violation.message) <= MAX_MESSAGE:
         return violation
-    return Violation(_cut(violation.field, MAX_FIELD), _cut(violation.message, MAX_MESSAGE), violation.pointer,
-                     violation.rule)
+    return Violation(
+        _cut(violation.field, MAX_FIELD), _cut(violation.message, MAX_MESSAGE), violation.pointer, violation.rule
+    )
 
 
 def mask(token: str | None) -> str | None:
@@ -58,11 +59,16 @@ class RequestDetails:
     body: str | None = None
 
     @classmethod
-    def bounded(cls, token: str | None, version: str | None, content_type: str | None,
-                body: bytes | None) -> RequestDetails:
+    def bounded(
+        cls, token: str | None, version: str | None, content_type: str | None, body: bytes | None
+    ) -> RequestDetails:
         text = body.decode("utf-8", "replace") if body else None
-        return cls(_cut(token, MAX_TOKEN) if token else None, _cut(version, 40) if version else None,
-                   _cut(content_type, 100) if content_type else None, _cut(text, MAX_BODY) if text else None)
+        return cls(
+            _cut(token, MAX_TOKEN) if token else None,
+            _cut(version, 40) if version else None,
+            _cut(content_type, 100) if content_type else None,
+            _cut(text, MAX_BODY) if text else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,14 @@ class JournalEntry:
     def size(self) -> int:
         """About how many bytes the entry holds."""
         request = self.request
-        return (200 + len(self.path) + len(self.query) + len(request.body or "") + len(request.token or "")
-                + sum(len(v.field) + len(v.message) + len(v.pointer) + 40 for v in self.violations))
+        return (
+            200
+            + len(self.path)
+            + len(self.query)
+            + len(request.body or "")
+            + len(request.token or "")
+            + sum(len(v.field) + len(v.message) + len(v.pointer) + 40 for v in self.violations)
+        )
 
     def to_api(self, show_token: bool = False) -> dict[str, Any]:
         request = self.request
@@ -112,14 +124,19 @@ class JournalEntry:
             "violations": [
                 {"field": v.field, "message": v.message, "rule": v.rule, "contract": v.pointer} for v in self.violations
             ],
-            "request": {"token": request.token if show_token else mask(request.token), "version": request.version,
-                        "contentType": request.content_type, "body": request.body},
+            "request": {
+                "token": request.token if show_token else mask(request.token),
+                "version": request.version,
+                "contentType": request.content_type,
+                "body": request.body,
+            },
         }
 
 
 class Journal:
-    def __init__(self, capacity: int = 10_000, max_bytes: int = 16 * 1024 * 1024,
-                 violation_capacity: int = 10_000) -> None:
+    def __init__(
+        self, capacity: int = 10_000, max_bytes: int = 16 * 1024 * 1024, violation_capacity: int = 10_000
+    ) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self._entries: deque[JournalEntry] = deque()
@@ -129,15 +146,36 @@ class Journal:
         self._bytes = 0
         self.violations_dropped = 0  # violating requests beyond violation_capacity since the last clear
 
-    def record(self, method: str, path: str, query: str, operation_id: str | None, status: int,
-               violations: list[Violation] | tuple[Violation, ...], version: str | None = None, *,
-               elapsed_ms: float = 0.0, location_id: str | None = None,
-               request: RequestDetails | None = None) -> JournalEntry:
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        operation_id: str | None,
+        status: int,
+        violations: list[Violation] | tuple[Violation, ...],
+        version: str | None = None,
+        *,
+        elapsed_ms: float = 0.0,
+        location_id: str | None = None,
+        request: RequestDetails | None = None,
+    ) -> JournalEntry:
         with self._lock:
             self._sequence += 1
-            entry = JournalEntry(self._sequence, method, _cut(path, MAX_PATH), _cut(query, MAX_QUERY), operation_id,
-                                 status, tuple(_bounded(v) for v in violations[:20]), version, time.time(), elapsed_ms,
-                                 _cut(location_id, 64) if location_id else None, request or RequestDetails())
+            entry = JournalEntry(
+                self._sequence,
+                method,
+                _cut(path, MAX_PATH),
+                _cut(query, MAX_QUERY),
+                operation_id,
+                status,
+                tuple(_bounded(v) for v in violations[:20]),
+                version,
+                time.time(),
+                elapsed_ms,
+                _cut(location_id, 64) if location_id else None,
+                request or RequestDetails(),
+            )
             self._entries.append(entry)
             self._bytes += entry.size
             while self._entries and (len(self._entries) > self.capacity or self._bytes > self.max_bytes):

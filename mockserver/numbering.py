@@ -42,7 +42,9 @@ class NumberRange:
 COUNTRY_TYPES = ("local", "tollFree", "mobile")
 
 
-def _us(npa: str, locality: str, region: str, lat: float, lng: float, lata: str, rate_center: str, zips: tuple[int, int]) -> Area:
+def _us(
+    npa: str, locality: str, region: str, lat: float, lng: float, lata: str, rate_center: str, zips: tuple[int, int]
+) -> Area:
     return Area(npa, locality, region, lat, lng, lata, rate_center, postal_range=zips)
 
 
@@ -129,11 +131,17 @@ NUMBER_RANGES: dict[tuple[str, str], NumberRange] = {
     ("CA", "mobile"): NumberRange(10, _CA_AREAS, "none", 1.15, False, sms=1.0, mms=0.85),
     ("CA", "tollFree"): NumberRange(10, _NANP_TOLL_FREE, "none", 2.15, False, sms=0.85, mms=0.4, geographic=False),
     ("GB", "local"): NumberRange(10, _GB_AREAS, "local", 1.15, True, sms=0.0, mms=0.0),
-    ("GB", "mobile"): NumberRange(10, _non_geographic("74", "75", "77", "78", "79"), "any", 1.15, True, sms=1.0, mms=0.0, geographic=False),
-    ("GB", "tollFree"): NumberRange(10, _non_geographic("800", "808"), "any", 2.00, True, sms=0.0, mms=0.0, geographic=False),
+    ("GB", "mobile"): NumberRange(
+        10, _non_geographic("74", "75", "77", "78", "79"), "any", 1.15, True, sms=1.0, mms=0.0, geographic=False
+    ),
+    ("GB", "tollFree"): NumberRange(
+        10, _non_geographic("800", "808"), "any", 2.00, True, sms=0.0, mms=0.0, geographic=False
+    ),
     ("AU", "local"): NumberRange(9, _AU_AREAS, "local", 3.00, True, sms=0.0, mms=0.0),
     ("AU", "mobile"): NumberRange(9, _non_geographic("4"), "any", 6.50, True, sms=1.0, mms=0.5, geographic=False),
-    ("AU", "tollFree"): NumberRange(10, _non_geographic("1800"), "any", 16.00, True, sms=0.0, mms=0.0, geographic=False),
+    ("AU", "tollFree"): NumberRange(
+        10, _non_geographic("1800"), "any", 16.00, True, sms=0.0, mms=0.0, geographic=False
+    ),
 }
 
 INVENTORY_COUNTRIES: tuple[str, ...] = tuple(dict.fromkeys(country for country, _ in NUMBER_RANGES))

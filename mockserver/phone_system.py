@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -22,8 +22,18 @@ from . import errors
 from .ids import IdFactory
 from .inventory import Catalog, SearchQuery
 from .models import (
-    ACTIVE_TYPE_FOR, ALL_SCOPES, ActiveNumber, ActiveNumberPage, Location, NumberPool, NumberPoolList,
-    PurchaseReceipt, PurchaseRecord, SearchResult, Token, TwilioAccount,
+    ACTIVE_TYPE_FOR,
+    ALL_SCOPES,
+    ActiveNumber,
+    ActiveNumberPage,
+    Location,
+    NumberPool,
+    NumberPoolList,
+    PurchaseReceipt,
+    PurchaseRecord,
+    SearchResult,
+    Token,
+    TwilioAccount,
 )
 from .scenario import Scenario, ScenarioError
 from .store import MemoryStore, Store
@@ -142,10 +152,17 @@ class PhoneSystem:
         self._fake.seed_instance(f"{self.seed}:{location_id}")
         return str(self._fake.company())
 
-    def create_location(self, location_id: str, *, name: str | None = None, is_under_lc: bool = True,
-                        account_status: str = "active", phone_system_connected: bool = True,
-                        account_record_id: str | None = None,
-                        rcs_sender_ids: Iterable[dict[str, Any]] = ()) -> Location:
+    def create_location(
+        self,
+        location_id: str,
+        *,
+        name: str | None = None,
+        is_under_lc: bool = True,
+        account_status: str = "active",
+        phone_system_connected: bool = True,
+        account_record_id: str | None = None,
+        rcs_sender_ids: Iterable[dict[str, Any]] = (),
+    ) -> Location:
         store = self.store
         with store.transaction():
             sequence = store.next_sequence("account")
@@ -176,11 +193,19 @@ class PhoneSystem:
 
     def _next_date(self) -> str:
         minutes = self.store.next_sequence("clock") - 1
-        start = datetime.strptime(self.scenario.clock_start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        start = datetime.strptime(self.scenario.clock_start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         return _timestamp(start + timedelta(minutes=minutes))
 
-    def _new_active_number(self, location_id: str, phone_number: str, friendly_name: str, country: str,
-                           number_type: str, is_default: bool | None = None, **details: Any) -> ActiveNumber:
+    def _new_active_number(
+        self,
+        location_id: str,
+        phone_number: str,
+        friendly_name: str,
+        country: str,
+        number_type: str,
+        is_default: bool | None = None,
+        **details: Any,
+    ) -> ActiveNumber:
         store = self.store
         if is_default is None:  # a location's first number is its default number, unless told otherwise
             is_default = not store.has_active_numbers(location_id)
@@ -204,13 +229,25 @@ class PhoneSystem:
             drawn = self.catalog.draw(country, number_type, count, self.is_available)
             if len(drawn) < count:
                 if not self.catalog.has(country, number_type):
-                    raise errors.bad_request(f"countryCode: the inventory has no {number_type} numbers of {country} "
-                                             f"(it has numbers of {', '.join(self.catalog.countries)})")
-                raise errors.bad_request(f"count: {count} {number_type} numbers of {country} were asked for; "
-                                         f"only {len(drawn)} are left in the inventory")
+                    raise errors.bad_request(
+                        f"countryCode: the inventory has no {number_type} numbers of {country} "
+                        f"(it has numbers of {', '.join(self.catalog.countries)})"
+                    )
+                raise errors.bad_request(
+                    f"count: {count} {number_type} numbers of {country} were asked for; "
+                    f"only {len(drawn)} are left in the inventory"
+                )
             return [
-                self._new_active_number(location_id, n.phone_number, n.friendly_name, n.country, n.number_type,
-                                        voice=n.voice, sms=n.sms, mms=n.mms)
+                self._new_active_number(
+                    location_id,
+                    n.phone_number,
+                    n.friendly_name,
+                    n.country,
+                    n.number_type,
+                    voice=n.voice,
+                    sms=n.sms,
+                    mms=n.mms,
+                )
                 for n in drawn
             ]
 
@@ -255,13 +292,16 @@ class PhoneSystem:
             if isinstance(wanted, int):
                 free = [n for n in owned if n not in pooled]
                 if len(free) < wanted:
-                    raise errors.bad_request(f"numbers: location {location_id} has only {len(free)} numbers outside pools")
+                    raise errors.bad_request(
+                        f"numbers: location {location_id} has only {len(free)} numbers outside pools"
+                    )
                 members = free[:wanted]
             else:
                 strangers = [n for n in wanted if n not in owned]
                 if strangers:
-                    raise errors.bad_request(f"numbers: {', '.join(strangers[:10])} are not numbers of location "
-                                             f"{location_id}")
+                    raise errors.bad_request(
+                        f"numbers: {', '.join(strangers[:10])} are not numbers of location {location_id}"
+                    )
                 members = list(wanted)
             pool = NumberPool(
                 id="npool_" + self.ids.hex("pool", self.store.next_sequence("pool"), 20),
@@ -331,8 +371,9 @@ class PhoneSystem:
         """Buys a number for the location. Idempotent per fingerprintId (D9); refusals are 400s (D10, D11)."""
         self._require_phone_system(location)
         if location.account_status != "active":
-            raise errors.bad_request(f"The phone system account of this location is {location.account_status}: "
-                                     "numbers cannot be purchased.")
+            raise errors.bad_request(
+                f"The phone system account of this location is {location.account_status}: numbers cannot be purchased."
+            )
         phone_number = order.phone_number
         store = self.store
         with store.transaction():
@@ -342,30 +383,42 @@ class PhoneSystem:
                     if previous.request_digest != order.digest:
                         raise errors.bad_request(
                             f"fingerprintId {errors.quoted(order.fingerprint_id, 60)} was already used for another "
-                            "purchase request; send a new fingerprintId for a new purchase.")
+                            "purchase request; send a new fingerprintId for a new purchase."
+                        )
                     return previous.receipt
             if store.owner_of(phone_number) is not None:
                 raise errors.bad_request(NUMBER_NO_LONGER_AVAILABLE)
             number = self.catalog.get(phone_number)
             country = order.country_code or (number.country if number else None)
             if number is None or number.country != country:
-                raise errors.bad_request(f"phoneNumber {phone_number} is not an available number in countryCode "
-                                         f"{country}.")
+                raise errors.bad_request(
+                    f"phoneNumber {phone_number} is not an available number in countryCode {country}."
+                )
             if order.number_type is not None and number.number_type != order.number_type:
                 raise errors.bad_request(
-                    f"numberType: {phone_number} is a {number.number_type} number, not {order.number_type}.")
+                    f"numberType: {phone_number} is a {number.number_type} number, not {order.number_type}."
+                )
             if number.address_requirements != "none" and not _ADDRESS_SID.match(order.address_sid):
                 raise errors.bad_request(
-                    f"addressSid: {phone_number} needs an address (addressRequirements: {number.address_requirements}); "
-                    "send the sid of a Twilio address, AD followed by 32 hex digits.")
+                    f"addressSid: {phone_number} needs an address (addressRequirements: "
+                    f"{number.address_requirements}); send the sid of a Twilio address, AD followed by 32 hex digits."
+                )
             if number.bundle_required and not order.skip_location_kyc and not _BUNDLE_SID.match(order.bundle_sid):
                 raise errors.bad_request(
                     f"bundleSid: numbers of {country} need a regulatory bundle (BU followed by 32 hex digits), "
-                    "unless skipLocationKYC is true.")
+                    "unless skipLocationKYC is true."
+                )
             self._new_active_number(
-                location.id, phone_number, number.friendly_name, number.country, number.number_type,
-                voice=number.voice, sms=number.sms, mms=number.mms,
-                address_sid=order.address_sid or None, bundle_sid=order.bundle_sid or None,
+                location.id,
+                phone_number,
+                number.friendly_name,
+                number.country,
+                number.number_type,
+                voice=number.voice,
+                sms=number.sms,
+                mms=number.mms,
+                address_sid=order.address_sid or None,
+                bundle_sid=order.bundle_sid or None,
             )
             receipt = PurchaseReceipt(phone_number, self.account(location))
             if order.fingerprint_id is not None:
@@ -386,9 +439,16 @@ class PhoneSystem:
             assigned_to_numbers={n.phone_number: n.linked_user for n in numbers if n.linked_user},
         )
 
-    def active_numbers(self, location: Location, *, page: int | float = 0, page_size: int = 50,
-                       search_filter: str = "", skip_number_pool: bool = True,
-                       include_rcs_sender_ids: bool = False) -> ActiveNumberPage:
+    def active_numbers(
+        self,
+        location: Location,
+        *,
+        page: int | float = 0,
+        page_size: int = 50,
+        search_filter: str = "",
+        skip_number_pool: bool = True,
+        include_rcs_sender_ids: bool = False,
+    ) -> ActiveNumberPage:
         self._require_phone_system(location)
         with self.store.transaction():
             # Stores keep a location's numbers in the order they were added: dateAdded order (D12).
@@ -396,15 +456,20 @@ class PhoneSystem:
             pooled = {n for pool in self.store.pools(location.id) for n in pool.numbers} if skip_number_pool else set()
         wanted = search_filter.strip().lower()
         digits = "".join(ch for ch in wanted if ch.isdigit())
-        listed = numbers if not (pooled or wanted) else [
-            n for n in numbers
-            if n.phone_number not in pooled
-            and (not wanted or (digits and digits in n.phone_number) or wanted in n.friendly_name.lower())
-        ]
+        listed = (
+            numbers
+            if not (pooled or wanted)
+            else [
+                n
+                for n in numbers
+                if n.phone_number not in pooled
+                and (not wanted or (digits and digits in n.phone_number) or wanted in n.friendly_name.lower())
+            ]
+        )
         start = int(min(page, len(listed))) * page_size  # a page past the end is empty, however far past
         return ActiveNumberPage(
             location=location,
-            numbers=listed[start:start + page_size],
+            numbers=listed[start : start + page_size],
             page=page,
             page_size=page_size,
             total=len(listed),

@@ -3,10 +3,15 @@
 uvicorn keeps a connection that never sends a request open forever, and has no
 deadline for headers sent one byte at a time (slowloris): a few thousand idle
 sockets exhaust the process's file descriptors. `GuardedProtocol` (uvicorn's own
-httptools protocol, extended) answers 503 and closes a connection beyond the
-cap at once, and closes one whose request headers are not complete within the
-header timeout, counted from the connection's start and from the start of each
-request on a kept-alive connection.
+httptools protocol, extended) caps the open connections and closes one whose
+request headers are not complete within the header timeout, counted from the
+connection's start and from the start of each request on a kept-alive connection.
+
+At the cap, a new connection does not simply lose to the ones that hold the
+places: the oldest connection that has never completed a request (what an
+attacker holds; a client's kept-alive connection has completed some) is closed
+to make room. Only when every place holds a working connection is the newcomer
+answered 503 and closed.
 
 The limits are module settings (`configure`), so that the class can travel by
 name to worker processes, which configure it from the same settings.
@@ -31,10 +36,13 @@ def configure(max_connections: int, header_timeout: float) -> None:
 
 
 def _refusal() -> bytes:
-    body = orjson.dumps({"statusCode": 503, "message": "Too many open connections; retry later.",
-                         "error": "Service Unavailable"})
-    head = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
-            b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n")
+    body = orjson.dumps(
+        {"statusCode": 503, "message": "Too many open connections; retry later.", "error": "Service Unavailable"}
+    )
+    head = (
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
     return head + body
 
 
@@ -45,16 +53,40 @@ try:
 except ImportError:  # httptools is not installed: plain uvicorn, without these limits
     GuardedProtocol: type[asyncio.Protocol] | None = None
 else:
+
     class _GuardedProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _answered = 0  # requests this connection has had answered
+        _opened = 0.0
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            if len(self.connections) > LIMITS["max_connections"]:
+            self._opened = self.loop.time()
+            if len(self.connections) > LIMITS["max_connections"] and not self._make_room():
                 transport.write(REFUSAL)
                 transport.close()
                 return
             self._arm()
+
+        def _make_room(self) -> bool:
+            """Closes the oldest connection that never completed a request and has none under way."""
+            waiting: list[_GuardedProtocol] = []
+            for connection in self.connections:
+                if not isinstance(connection, _GuardedProtocol) or connection is self:
+                    continue
+                if not connection._answered and connection.cycle is None:
+                    waiting.append(connection)
+            if not waiting:
+                return False
+            oldest = min(waiting, key=lambda c: c._opened)
+            oldest._disarm()
+            oldest.transport.close()
+            self.connections.discard(oldest)
+            return True
+
+        def on_response_complete(self) -> None:
+            self._answered += 1
+            super().on_response_complete()
 
         def _arm(self) -> None:
             self._disarm()

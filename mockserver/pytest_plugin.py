@@ -21,18 +21,36 @@ _MARK = pytest.StashKey[int]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lcphone", "lcphone: LC Phone API sandbox")
-    group.addoption("--lcphone-seed", type=int, default=None, help="seed of the sandbox's inventory and ids (default 1)")
+    group.addoption(
+        "--lcphone-seed", type=int, default=None, help="seed of the sandbox's inventory and ids (default 1)"
+    )
     group.addoption("--lcphone-scenario", default=None, help="scenario file (or shipped name) the sandbox starts from")
-    group.addoption("--lcphone-base-url", default=None,
-                    help="run the lcphone fixtures against this remote API instead of a sandbox (env LCPHONE_BASE_URL)")
+    group.addoption(
+        "--lcphone-base-url",
+        default=None,
+        help="run the lcphone fixtures against this remote API instead of a sandbox (env LCPHONE_BASE_URL)",
+    )
     group.addoption("--lcphone-token", default=None, help="token for the remote API (env LCPHONE_TOKEN)")
     group.addoption("--lcphone-location", default=None, help="location id for the remote API (env LCPHONE_LOCATION)")
-    group.addoption("--lcphone-allow-purchase", action="store_true", default=None,
-                    help="let tests purchase numbers on the remote API (it costs money)")
-    group.addoption("--lcphone-drift", action="append", default=None, metavar="MODE",
-                    help="make the sandbox drift from the contract on purpose (repeatable; see `lcphone serve --help`)")
-    group.addoption("--lcphone-no-conformance", action="store_true", default=None,
-                    help="do not fail tests whose client broke the contract")
+    group.addoption(
+        "--lcphone-allow-purchase",
+        action="store_true",
+        default=None,
+        help="let tests purchase numbers on the remote API (it costs money)",
+    )
+    group.addoption(
+        "--lcphone-drift",
+        action="append",
+        default=None,
+        metavar="MODE",
+        help="make the sandbox drift from the contract on purpose (repeatable; see `lcphone serve --help`)",
+    )
+    group.addoption(
+        "--lcphone-no-conformance",
+        action="store_true",
+        default=None,
+        help="do not fail tests whose client broke the contract",
+    )
     parser.addini("lcphone_seed", "seed of the sandbox (default 1)", default=None)
     parser.addini("lcphone_scenario", "scenario the sandbox starts from", default=None)
     parser.addini("lcphone_base_url", "remote API for the lcphone fixtures", default=None)
@@ -41,9 +59,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "lcphone_allow_violations: this test sends requests outside the contract on purpose")
-    config.addinivalue_line("markers", "lcphone(scenario=None, rate_limit=None): start this test's sandbox from another "
-                            "scenario, and/or with rate limits enforced (rate_limit={'burst': 5, 'window_ms': 1000})")
+    config.addinivalue_line(
+        "markers", "lcphone_allow_violations: this test sends requests outside the contract on purpose"
+    )
+    config.addinivalue_line(
+        "markers",
+        "lcphone(scenario=None, rate_limit=None): start this test's sandbox from another "
+        "scenario, and/or with rate limits enforced (rate_limit={'burst': 5, 'window_ms': 1000})",
+    )
 
 
 def _setting(config: pytest.Config, option: str, ini: str | None = None, env: str | None = None) -> Any:
@@ -115,7 +138,7 @@ def lcphone_server(_lcphone_target):
     `.base_url`, and for a sandbox the admin operations: `.reset()`, `.mint_token()`,
     `.load_scenario()`, `.add_numbers()`, `.add_pool()`, `.sandbox`.
     """
-    _lcphone_target.base_url  # a sandbox starts listening now
+    assert _lcphone_target.base_url  # asking for it makes a sandbox start listening
     return _lcphone_target
 
 
@@ -163,8 +186,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         pytest.fail(f"lcphone: the sandbox crashed while serving this test: {crashes[0]!r}", pytrace=False)
     refusals = getattr(target, "refusals", [])
     if refusals:
-        pytest.fail("lcphone: this test tried to purchase on a remote target without --lcphone-allow-purchase:\n  "
-                    + "\n  ".join(refusals), pytrace=False)
+        pytest.fail(
+            "lcphone: this test tried to purchase on a remote target without --lcphone-allow-purchase:\n  "
+            + "\n  ".join(refusals),
+            pytrace=False,
+        )
     conformance = not item.config.getoption("lcphone_no_conformance") and item.config.getini("lcphone_conformance")
     if conformance and item.get_closest_marker("lcphone_allow_violations") is None:
         from mockserver.harness import format_violations

@@ -43,8 +43,9 @@ class RateLimitVerdict:
 
 
 class RateLimiter:
-    def __init__(self, policy: RateLimitPolicy | None = None, clock: Callable[[], float] = time.monotonic,
-                 capacity: int = 10_000) -> None:
+    def __init__(
+        self, policy: RateLimitPolicy | None = None, clock: Callable[[], float] = time.monotonic, capacity: int = 10_000
+    ) -> None:
         self.policy = policy or RateLimitPolicy()
         self._clock = clock
         self.capacity = capacity

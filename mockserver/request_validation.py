@@ -83,8 +83,9 @@ def describe(error: SchemaError) -> tuple[str, str]:
     return error.message if len(error.message) <= 300 else f"{value} is not valid ({rule})", rule
 
 
-def _schema_violations(validator: Draft202012Validator, value: Any, label: str, pointer: str,
-                       nested: bool = True) -> list[Violation]:
+def _schema_violations(
+    validator: Draft202012Validator, value: Any, label: str, pointer: str, nested: bool = True
+) -> list[Violation]:
     """One violation per schema error; `nested` names body fields by their path (`a.b`), parameters by name only."""
     violations = []
     for error in sorted(validator.iter_errors(value), key=lambda e: (list(map(str, e.path)), str(e.validator))):
@@ -98,8 +99,9 @@ def _schema_violations(validator: Draft202012Validator, value: Any, label: str, 
             known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
             for extra in sorted(set(error.instance) - known, key=str)[:10]:
                 name = f"{label}.{path}.{quoted(extra, 60)[1:-1]}" if path else f"{label}.{quoted(extra, 60)[1:-1]}"
-                violations.append(Violation(name.removeprefix("body."), "is not a known field", pointer,
-                                            "additionalProperties"))
+                violations.append(
+                    Violation(name.removeprefix("body."), "is not a known field", pointer, "additionalProperties")
+                )
             continue
         message, rule = describe(error)
         name = f"{label}.{path}" if path else label
@@ -126,10 +128,29 @@ def _coerce_scalar(raw: str, kind: str) -> Any:
     return raw
 
 
-_FAST_KEYWORDS = {"type", "minimum", "maximum", "enum", "pattern", "maxLength", "minLength", "default",
-                  "description", "examples", "items", "minItems", "maxItems", "multipleOf"}
-_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "boolean": bool, "array": list,
-                                                     "number": (int, float)}
+_FAST_KEYWORDS = {
+    "type",
+    "minimum",
+    "maximum",
+    "enum",
+    "pattern",
+    "maxLength",
+    "minLength",
+    "default",
+    "description",
+    "examples",
+    "items",
+    "minItems",
+    "maxItems",
+    "multipleOf",
+}
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "array": list,
+    "number": (int, float),
+}
 
 
 def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
@@ -160,14 +181,23 @@ def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
         if enum is not None and value not in enum:
             return False
         if numeric:
-            return ((minimum is None or value >= minimum) and (maximum is None or value <= maximum)
-                    and (multiple is None or type(value) is int))
+            return (
+                (minimum is None or value >= minimum)
+                and (maximum is None or value <= maximum)
+                and (multiple is None or type(value) is int)
+            )
         if kinds[0] is str:
-            return (len(value) >= min_length and (max_length is None or len(value) <= max_length)
-                    and (pattern is None or pattern.search(value) is not None))
+            return (
+                len(value) >= min_length
+                and (max_length is None or len(value) <= max_length)
+                and (pattern is None or pattern.search(value) is not None)
+            )
         if kinds[0] is list:
-            return (len(value) >= min_items and (max_items is None or len(value) <= max_items)
-                    and (item_check is None or all(map(item_check, value))))
+            return (
+                len(value) >= min_items
+                and (max_items is None or len(value) <= max_items)
+                and (item_check is None or all(map(item_check, value)))
+            )
         return True
 
     return check
@@ -194,16 +224,24 @@ class OperationValidator:
         self.operation = operation
         # Per parameter, what `check` needs on every request, worked out once.
         self._plan = [
-            (p, _validator(p.schema), fast_check(p.schema), p.location, p.name.lower(),
-             p.name if p.location != "header" else f"header {p.name}",
-             p.schema.get("default") if isinstance(p.schema, dict) else None,
-             isinstance(p.schema, dict) and "default" in p.schema,
-             p.type)
+            (
+                p,
+                _validator(p.schema),
+                fast_check(p.schema),
+                p.location,
+                p.name.lower(),
+                p.name if p.location != "header" else f"header {p.name}",
+                p.schema.get("default") if isinstance(p.schema, dict) else None,
+                isinstance(p.schema, dict) and "default" in p.schema,
+                p.type,
+            )
             for p in operation.parameters
         ]
         self._body = _validator(operation.body_schema) if operation.body_schema is not None else None
 
-    def _parameter_value(self, parameter: ParameterSpec, raws: Sequence[str], kind: str) -> tuple[Any, Violation | None]:
+    def _parameter_value(
+        self, parameter: ParameterSpec, raws: Sequence[str], kind: str
+    ) -> tuple[Any, Violation | None]:
         schema = parameter.schema if isinstance(parameter.schema, dict) else {}
         if kind == "array":
             item_type = schema.get("items", {}).get("type", "string")
@@ -211,8 +249,9 @@ class OperationValidator:
                 parts = list(raws)
             else:
                 if len(raws) > 1:
-                    return None, Violation(parameter.name, "must be sent once, as a comma-separated list",
-                                           parameter.pointer, "style")
+                    return None, Violation(
+                        parameter.name, "must be sent once, as a comma-separated list", parameter.pointer, "style"
+                    )
                 parts = raws[0].split(",") if raws[0] != "" else []
             return [_coerce_scalar(part, item_type) for part in parts], None
         if parameter.list_forms:  # a comma-separated string: repeated keys and brackets join the same way
@@ -235,13 +274,15 @@ class OperationValidator:
         if not self.operation.bearer:
             pass
         elif authorization is None:
-            violations.append(Violation("header Authorization", "is required: send a bearer token", SECURITY_POINTER,
-                                        "security"))
+            violations.append(
+                Violation("header Authorization", "is required: send a bearer token", SECURITY_POINTER, "security")
+            )
         else:
             match = _BEARER.match(authorization)
             if match is None:
-                violations.append(Violation("header Authorization", "must be 'Bearer <token>'", SECURITY_POINTER,
-                                            "security"))
+                violations.append(
+                    Violation("header Authorization", "must be 'Bearer <token>'", SECURITY_POINTER, "security")
+                )
             else:
                 checked.token = match.group(1)
 
@@ -292,14 +333,16 @@ class OperationValidator:
         pointer = operation.body_pointer or operation.pointer
         if not body:
             if operation.body_required:
-                checked.violations.append(Violation("body", "is required: send a JSON request body", pointer,
-                                                    "required"))
+                checked.violations.append(
+                    Violation("body", "is required: send a JSON request body", pointer, "required")
+                )
             return
         media_type = (content_type or "").split(";", 1)[0].strip().lower()
         if media_type != "application/json":
             shown = quoted(media_type, 60) if media_type else "nothing"
-            checked.violations.append(Violation("header Content-Type", f"expected application/json, got {shown}",
-                                                pointer, "content-type"))
+            checked.violations.append(
+                Violation("header Content-Type", f"expected application/json, got {shown}", pointer, "content-type")
+            )
             return
         if len(body) > MAX_BODY_BYTES:
             checked.violations.append(Violation("body", f"larger than {MAX_BODY_BYTES} bytes", pointer, "size"))

@@ -52,25 +52,36 @@ def check_response(
         operation = (contract or load()).operations[operation]
     spec = operation.response(status)
     if spec is None:
-        return [ResponseProblem("status", f"status {status} is not documented for {operation.operation_id} "
-                                          f"(documented: {', '.join(operation.responses)})", operation.pointer + "/responses",
-                                name=str(status))]
+        return [
+            ResponseProblem(
+                "status",
+                f"status {status} is not documented for {operation.operation_id} "
+                f"(documented: {', '.join(operation.responses)})",
+                operation.pointer + "/responses",
+                name=str(status),
+            )
+        ]
     problems: list[ResponseProblem] = []
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in sorted(spec.required_headers):
         if name.lower() not in lowered:
-            problems.append(ResponseProblem("header", f"header {name} is missing", spec.pointer + "/headers/" + name,
-                                            name=name))
+            problems.append(
+                ResponseProblem("header", f"header {name} is missing", spec.pointer + "/headers/" + name, name=name)
+            )
     if spec.schema is None:
         return problems
     media_type = lowered.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
-        problems.append(ResponseProblem("content-type", f"content type {media_type or 'nothing'} is not application/json", spec.pointer))
+        problems.append(
+            ResponseProblem(
+                "content-type", f"content type {media_type or 'nothing'} is not application/json", spec.pointer
+            )
+        )
         return problems
     try:
         document: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        problems.append(ResponseProblem("json", f"body is not valid JSON ({error})", spec.pointer))
+    except orjson.JSONDecodeError as invalid:
+        problems.append(ResponseProblem("json", f"body is not valid JSON ({invalid})", spec.pointer))
         return problems
     validator = _validator(operation.version, operation.operation_id, spec.status, profile)
     for error in validator.iter_errors(document) if validator else ():
@@ -81,8 +92,16 @@ def check_response(
         if keyword == "required":
             name = error.message.split("'")[1] if "'" in error.message else ""
         message = error.message if keyword != "not" else f"{name} must not be present"
-        problems.append(ResponseProblem("schema", f"body {path}: {message}",
-                                        spec.pointer + "/content/application~1json/schema", keyword, parts, name))
+        problems.append(
+            ResponseProblem(
+                "schema",
+                f"body {path}: {message}",
+                spec.pointer + "/content/application~1json/schema",
+                keyword,
+                parts,
+                name,
+            )
+        )
     return problems
 
 

@@ -80,14 +80,16 @@ class Sandbox:
         stored = self._stored_scenario()
         chosen = _as_scenario(scenario)
         if stored is not None and chosen is not None and chosen.document != stored.document:
-            raise StateError(f"the state holds scenario {stored.name!r}, not {chosen.name!r}: start without "
-                             "--scenario to continue it, or use another state")
+            raise StateError(
+                f"the state holds scenario {stored.name!r}, not {chosen.name!r}: start without "
+                "--scenario to continue it, or use another state"
+            )
         self.phone_system = PhoneSystem(self.catalog, self.seed, stored or chosen or Scenario.default(), self.store)
         self.faults = FaultBook(self.store, self.seed)
         self.rate_limiter = RateLimiter()
         self.journal = Journal()
         self.crashes: list[BaseException] = []
-        self._app = None
+        self._app: Any = None
         operations = list(self.contract.operations)
         self._initial_faults = [FaultRule.from_spec(spec, operations) for spec in faults or ()]
         self._initial_rate_limits = rate_limits or RateLimitPolicy()
@@ -104,15 +106,22 @@ class Sandbox:
         with store.transaction():
             raw = store.get_meta(IDENTITY_KEY)
             if raw is None:
-                identity = {"seed": DEFAULT_SEED if seed is None else seed,
-                            "inventory": numbers_per_type or DEFAULT_NUMBERS_PER_TYPE}
+                identity = {
+                    "seed": DEFAULT_SEED if seed is None else seed,
+                    "inventory": numbers_per_type or DEFAULT_NUMBERS_PER_TYPE,
+                }
                 store.set_meta(IDENTITY_KEY, orjson.dumps(identity).decode())
                 return identity["seed"], identity["inventory"]
         stored = orjson.loads(raw)
-        for option, asked, made in (("--seed", seed, stored["seed"]), ("--inventory", numbers_per_type, stored["inventory"])):
+        for option, asked, made in (
+            ("--seed", seed, stored["seed"]),
+            ("--inventory", numbers_per_type, stored["inventory"]),
+        ):
             if asked is not None and asked != made:
-                raise StateError(f"the state was made with {option} {made}, not {asked}: start with {option} {made} "
-                                 f"(or without {option}), or use another state")
+                raise StateError(
+                    f"the state was made with {option} {made}, not {asked}: start with {option} {made} "
+                    f"(or without {option}), or use another state"
+                )
         return stored["seed"], stored["inventory"]
 
     def _stored_scenario(self) -> Scenario | None:
@@ -126,15 +135,19 @@ class Sandbox:
 
     # -- settings: in the store, cached here ---------------------------------------------
     def _save_initial_settings(self) -> None:
-        initial = {"faults": [asdict(rule) for rule in self._initial_faults],
-                   "rateLimits": asdict(self._initial_rate_limits)}
+        initial = {
+            "faults": [asdict(rule) for rule in self._initial_faults],
+            "rateLimits": asdict(self._initial_rate_limits),
+        }
         self.store.set_meta(INITIAL_KEY, orjson.dumps(initial).decode())
 
     def _restore_settings(self) -> None:
         """Faults and rate limits back to how the sandbox was started."""
         with self.store.transaction():
             raw = self.store.get_meta(INITIAL_KEY)
-            initial = orjson.loads(raw) if raw else {"faults": [], "rateLimits": asdict(RateLimitPolicy())}
+            initial: dict[str, Any] = (
+                orjson.loads(raw) if raw else {"faults": [], "rateLimits": asdict(RateLimitPolicy())}
+            )
             self.faults.set_rules([FaultRule(**rule) for rule in initial["faults"]])
             self.store.set_meta(RATE_LIMITS_KEY, orjson.dumps(initial["rateLimits"]).decode())
         self.rate_limiter.configure(RateLimitPolicy(**initial["rateLimits"]))
@@ -230,9 +243,15 @@ class Sandbox:
 
     def health(self) -> dict[str, Any]:
         store = self.store.health()
-        return {"status": "ok" if store.get("ok") else "unavailable", "seed": self.seed,
-                "scenario": self.scenario.name, "inventory": len(self.catalog), "versions": list(VERSIONS),
-                "store": store, "replica": REPLICA}
+        return {
+            "status": "ok" if store.get("ok") else "unavailable",
+            "seed": self.seed,
+            "scenario": self.scenario.name,
+            "inventory": len(self.catalog),
+            "versions": list(VERSIONS),
+            "store": store,
+            "replica": REPLICA,
+        }
 
     def default_credentials(self) -> tuple[str, str]:
         """(location id, token) of the scenario's first location with a full-access token, minting one if needed."""

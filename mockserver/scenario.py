@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 
 from .request_validation import describe
 
@@ -25,6 +25,7 @@ _HERE = Path(__file__).resolve().parent
 DEFAULT_SCENARIO_NAME = "default"
 MAX_SCENARIO_BYTES = 512 * 1024
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SHALLOW = ("additionalProperties", "required", "oneOf", "anyOf", "type")  # say little about what was meant
 
 
 class ScenarioError(ValueError):
@@ -49,8 +50,9 @@ def _schema_validator() -> Draft202012Validator:
 
 def _problem(error: ValidationError) -> str:
     """One line for a schema error: the field path, and what is wrong, never the whole offending object."""
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        error = best_match(error.context)
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        # Of the alternatives, the one that got furthest into the value is the one the author meant.
+        error = max(error.context, key=lambda e: (len(e.absolute_path), e.validator not in _SHALLOW))
     where = ".".join(str(p) for p in error.absolute_path) or "scenario"
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "a field"
@@ -93,7 +95,9 @@ class Scenario:
         if problems:
             raise ScenarioError(problems)
         locations = document.get("locations", [])
-        problems += [f"locations: id {i!r} appears more than once" for i in _duplicates([loc["id"] for loc in locations])]
+        problems += [
+            f"locations: id {i!r} appears more than once" for i in _duplicates([loc["id"] for loc in locations])
+        ]
         tokens = [t["value"] for loc in locations for t in loc.get("tokens", []) if "value" in t]
         tokens += [t["value"] for t in document.get("agencyTokens", []) if "value" in t]
         problems += [f"tokens: {t[:40]!r} is given to more than one location" for t in _duplicates(tokens)]

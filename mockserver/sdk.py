@@ -9,7 +9,7 @@ the legacy version is a subclass with `API_VERSION = "2021-07-28"`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -24,9 +24,13 @@ class SdkMissing(ImportError):
         super().__init__(f"the vendor's Python SDK is not installed: pip install {SDK_REQUIREMENT}")
 
 
-def vendor_sdk(base_url: str, token: str, version: str = "v3",
-               request_hooks: list[Callable[[httpx.Request], Awaitable[None]]] = (),  # type: ignore[assignment]
-               response_hooks: list[Callable[[httpx.Response], Awaitable[None]]] = ()) -> Any:  # type: ignore[assignment]
+def vendor_sdk(
+    base_url: str,
+    token: str,
+    version: str = "v3",
+    request_hooks: Sequence[Callable[[httpx.Request], Awaitable[None]]] = (),
+    response_hooks: Sequence[Callable[[httpx.Response], Awaitable[None]]] = (),
+) -> Any:
     """A `highlevel.HighLevel` client on `base_url` with a private integration token, at API `version`."""
     try:
         from highlevel import HighLevel
@@ -40,6 +44,8 @@ def vendor_sdk(base_url: str, token: str, version: str = "v3",
     client = PointedHighLevel(private_integration_token=token)
     hooks = client.http_client.event_hooks
     # Ours first: the SDK's own response hook raises on an error answer, and ours must see every answer.
-    client.http_client.event_hooks = {"request": [*request_hooks, *hooks.get("request", [])],
-                                      "response": [*response_hooks, *hooks.get("response", [])]}
+    client.http_client.event_hooks = {
+        "request": [*request_hooks, *hooks.get("request", [])],
+        "response": [*response_hooks, *hooks.get("response", [])],
+    }
     return client

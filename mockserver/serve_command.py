@@ -61,46 +61,113 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "and an example curl line. Ctrl-C stops it."
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="interface to listen on (default: 127.0.0.1; beyond loopback the admin API needs a key)")
-    serve.add_argument("--port", type=_bounded_int(0, 65535), default=8080,
-                       help="port to listen on, 0 to 65535; 0 picks a free one (default: 8080)")
-    serve.add_argument("--seed", type=int, default=None,
-                       help=f"seed of the generated inventory and ids (default: {DEFAULT_SEED}, or the state's)")
-    serve.add_argument("--scenario", metavar="FILE",
-                       help="scenario YAML file, or the name of a shipped one (default: the 'default' scenario, "
-                            "or the state's)")
-    serve.add_argument("--inventory", type=_bounded_int(1, MAX_INVENTORY), default=None, metavar="N",
-                       help=f"numbers per country and type in the inventory, 1 to {MAX_INVENTORY} (default 200, or "
-                            "the state's; 12 kinds in all)")
-    serve.add_argument("--state", metavar="PATH_OR_URL", default=os.environ.get("LCPHONE_STATE") or None,
-                       help="keep all state in this SQLite file, or in PostgreSQL (postgresql://USER@HOST:PORT/DB; "
-                            "env LCPHONE_STATE keeps a password off the command line): it survives restarts and "
-                            "is shared by --workers and by replicas")
-    serve.add_argument("--workers", type=_bounded_int(1, MAX_WORKERS), default=1,
-                       help="worker processes, one sandbox (default 1; more than 1 uses --state, or a temporary one)")
-    serve.add_argument("--rate-limit", action="store_true",
-                       help="enforce the rate limits: 429 with Retry-After past the burst or daily limit")
-    serve.add_argument("--rate-limit-burst", type=int, default=100, metavar="N", help="requests per window (default 100)")
-    serve.add_argument("--rate-limit-window-ms", type=int, default=10_000, metavar="MS", help="burst window (default 10000)")
-    serve.add_argument("--rate-limit-daily", type=int, default=200_000, metavar="N", help="requests per day (default 200000)")
-    serve.add_argument("--fault", metavar="SPEC", action="append", default=[],
-                       help="inject a fault (repeatable): [OPERATION:]key=value,... with latencyMs, status, drop, "
-                            "truncate, times, ratio; e.g. purchaseNumber:status=503,times=2")
-    serve.add_argument("--admin-key", default=os.environ.get("LCPHONE_ADMIN_KEY"),
-                       help="key the admin API requires in X-Admin-Key (env LCPHONE_ADMIN_KEY); generated and "
-                            "printed once when listening beyond loopback without one; never empty")
-    serve.add_argument("--cors-origin", metavar="ORIGIN", action="append", default=[],
-                       help="let browser apps from this origin call the API (repeatable; * for any, with a warning)")
-    serve.add_argument("--drift", metavar="MODE", action="append", default=[],
-                       help="misbehave on purpose (repeatable): " + "; ".join(f"{k}: {v}" for k, v in DRIFT_MODES.items()))
-    serve.add_argument("--max-connections", type=_bounded_int(1, 100_000), default=DEFAULT_MAX_CONNECTIONS,
-                       metavar="N", help=f"open connections per process; more get 503 (default {DEFAULT_MAX_CONNECTIONS})")
-    serve.add_argument("--header-timeout", type=_positive_float, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
-                       help=f"close a connection whose request headers take longer (default {DEFAULT_HEADER_TIMEOUT:g})")
-    serve.add_argument("--keep-alive-timeout", type=_positive_float, default=DEFAULT_KEEP_ALIVE_TIMEOUT,
-                       metavar="SECONDS", help=f"close an idle kept-alive connection after (default "
-                                               f"{DEFAULT_KEEP_ALIVE_TIMEOUT:g})")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default: 127.0.0.1; beyond loopback the admin API needs a key)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_bounded_int(0, 65535),
+        default=8080,
+        help="port to listen on, 0 to 65535; 0 picks a free one (default: 8080)",
+    )
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"seed of the generated inventory and ids (default: {DEFAULT_SEED}, or the state's)",
+    )
+    serve.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="scenario YAML file, or the name of a shipped one (default: the 'default' scenario, or the state's)",
+    )
+    serve.add_argument(
+        "--inventory",
+        type=_bounded_int(1, MAX_INVENTORY),
+        default=None,
+        metavar="N",
+        help=f"numbers per country and type in the inventory, 1 to {MAX_INVENTORY} (default 200, or "
+        "the state's; 12 kinds in all)",
+    )
+    serve.add_argument(
+        "--state",
+        metavar="PATH_OR_URL",
+        default=os.environ.get("LCPHONE_STATE") or None,
+        help="keep all state in this SQLite file, or in PostgreSQL (postgresql://USER@HOST:PORT/DB; "
+        "env LCPHONE_STATE keeps a password off the command line): it survives restarts and "
+        "is shared by --workers and by replicas",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_bounded_int(1, MAX_WORKERS),
+        default=1,
+        help="worker processes, one sandbox (default 1; more than 1 uses --state, or a temporary one)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        action="store_true",
+        help="enforce the rate limits: 429 with Retry-After past the burst or daily limit",
+    )
+    serve.add_argument(
+        "--rate-limit-burst", type=int, default=100, metavar="N", help="requests per window (default 100)"
+    )
+    serve.add_argument(
+        "--rate-limit-window-ms", type=int, default=10_000, metavar="MS", help="burst window (default 10000)"
+    )
+    serve.add_argument(
+        "--rate-limit-daily", type=int, default=200_000, metavar="N", help="requests per day (default 200000)"
+    )
+    serve.add_argument(
+        "--fault",
+        metavar="SPEC",
+        action="append",
+        default=[],
+        help="inject a fault (repeatable): [OPERATION:]key=value,... with latencyMs, status, drop, "
+        "truncate, times, ratio; e.g. purchaseNumber:status=503,times=2",
+    )
+    serve.add_argument(
+        "--admin-key",
+        default=os.environ.get("LCPHONE_ADMIN_KEY"),
+        help="key the admin API requires in X-Admin-Key (env LCPHONE_ADMIN_KEY); generated and "
+        "printed once when listening beyond loopback without one; never empty",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="let browser apps from this origin call the API (repeatable; * for any, with a warning)",
+    )
+    serve.add_argument(
+        "--drift",
+        metavar="MODE",
+        action="append",
+        default=[],
+        help="misbehave on purpose (repeatable): " + "; ".join(f"{k}: {v}" for k, v in DRIFT_MODES.items()),
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_bounded_int(1, 100_000),
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help=f"open connections per process; more get 503 (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=_positive_float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close a connection whose request headers take longer (default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=_positive_float,
+        default=DEFAULT_KEEP_ALIVE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close an idle kept-alive connection after (default {DEFAULT_KEEP_ALIVE_TIMEOUT:g})",
+    )
     serve.add_argument("--access-log", action="store_true", help="print a line for every request")
     serve.set_defaults(run=run)
 
@@ -108,24 +175,33 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def _rate_limit_settings(args: argparse.Namespace) -> dict[str, Any]:
     from .admin_validation import rate_limit_problems
 
-    policy = {"enforce": args.rate_limit, "burst": args.rate_limit_burst, "windowMs": args.rate_limit_window_ms,
-              "daily": args.rate_limit_daily}
+    policy = {
+        "enforce": args.rate_limit,
+        "burst": args.rate_limit_burst,
+        "windowMs": args.rate_limit_window_ms,
+        "daily": args.rate_limit_daily,
+    }
     options = {"burst": "--rate-limit-burst", "windowMs": "--rate-limit-window-ms", "daily": "--rate-limit-daily"}
     problems = rate_limit_problems(policy)
     if problems:
         first = problems[0]
         name = first.split(":", 1)[0]
         raise ServeError(f"{options.get(name, name)}: {first.split(':', 1)[-1].strip()}")
-    return {"enforce": args.rate_limit, "burst": args.rate_limit_burst, "window_ms": args.rate_limit_window_ms,
-            "daily": args.rate_limit_daily}
+    return {
+        "enforce": args.rate_limit,
+        "burst": args.rate_limit_burst,
+        "window_ms": args.rate_limit_window_ms,
+        "daily": args.rate_limit_daily,
+    }
 
 
 def _admin_key(args: argparse.Namespace, loopback: bool) -> tuple[str | None, bool]:
     """The admin key, and whether it was generated here (then the banner shows it once)."""
     key = args.admin_key
     if key is not None and not key.strip():
-        raise ServeError("--admin-key (or LCPHONE_ADMIN_KEY) is empty: give a key, or leave both unset to have "
-                         "one generated")
+        raise ServeError(
+            "--admin-key (or LCPHONE_ADMIN_KEY) is empty: give a key, or leave both unset to have one generated"
+        )
     if key is None and not loopback:
         return secrets.token_urlsafe(24), True
     return key, False
@@ -140,8 +216,10 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise ServeError(f"--port {port}: the port is already in use on {host}; stop what uses it, or pick "
-                             "another port (--port 0 picks a free one)") from None
+            raise ServeError(
+                f"--port {port}: the port is already in use on {host}; stop what uses it, or pick "
+                "another port (--port 0 picks a free one)"
+            ) from None
         if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
             raise ServeError(f"--host {host}: not an address of this machine ({error.strerror})") from None
         raise ServeError(f"--host {host} --port {port}: cannot listen ({error.strerror})") from None
@@ -163,29 +241,44 @@ def _reachable_address() -> str | None:
         probe.close()
 
 
-def banner(base_url: str, location_id: str, token: str, seed: int, scenario: str, inventory: int,
-           drift: list[str], extra: list[str], elsewhere: str | None = None) -> str:
-    curl = " ".join([
-        "curl -s",
-        "-H", shlex.quote(f"Authorization: Bearer {token}"),
-        "-H", shlex.quote(f"Version: {LATEST}"),
-        shlex.quote(f"{base_url}/phone-system/numbers/location/{location_id}"),
-    ])
-    return "\n".join([
-        f"lcphone sandbox ready (seed {seed}, scenario {scenario}, {inventory} numbers in the inventory)",
-        *([f"  DRIFTING ON PURPOSE: {', '.join(drift)}"] if drift else []),
-        f"  base URL     {base_url}",
-        *([f"  from others  {elsewhere}"] if elsewhere else []),
-        "  versions     v3 and 2021-07-28 (the Version header picks)",
-        f"  location id  {location_id}",
-        f"  token        {token}",
-        f"  inspector    {base_url}/__admin/ui",
-        f"  admin API    {base_url}/__admin/health",
-        *extra,
-        "Try:",
-        f"  {curl}",
-        "Press Ctrl-C to stop.",
-    ])
+def banner(
+    base_url: str,
+    location_id: str,
+    token: str,
+    seed: int,
+    scenario: str,
+    inventory: int,
+    drift: list[str],
+    extra: list[str],
+    elsewhere: str | None = None,
+) -> str:
+    curl = " ".join(
+        [
+            "curl -s",
+            "-H",
+            shlex.quote(f"Authorization: Bearer {token}"),
+            "-H",
+            shlex.quote(f"Version: {LATEST}"),
+            shlex.quote(f"{base_url}/phone-system/numbers/location/{location_id}"),
+        ]
+    )
+    return "\n".join(
+        [
+            f"lcphone sandbox ready (seed {seed}, scenario {scenario}, {inventory} numbers in the inventory)",
+            *([f"  DRIFTING ON PURPOSE: {', '.join(drift)}"] if drift else []),
+            f"  base URL     {base_url}",
+            *([f"  from others  {elsewhere}"] if elsewhere else []),
+            "  versions     v3 and 2021-07-28 (the Version header picks)",
+            f"  location id  {location_id}",
+            f"  token        {token}",
+            f"  inspector    {base_url}/__admin/ui",
+            f"  admin API    {base_url}/__admin/health",
+            *extra,
+            "Try:",
+            f"  {curl}",
+            "Press Ctrl-C to stop.",
+        ]
+    )
 
 
 def _loop_factory():
@@ -218,9 +311,9 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from . import protection
     from .drift import DriftError
     from .faults import FaultError
-    from . import protection
     from .sandbox import StateError
     from .scenario import ScenarioError
     from .serving import MASTER_VARIABLE, SETTINGS_VARIABLE, ServeSettings, build_sandbox, is_loopback
@@ -238,9 +331,16 @@ def _run(args: argparse.Namespace) -> int:
         state = str(Path(temporary.name) / "state.db")
     try:
         settings = ServeSettings(
-            seed=args.seed, scenario=args.scenario, state=state, drift=tuple(args.drift), faults=tuple(args.fault),
-            numbers_per_type=args.inventory, rate_limit=_rate_limit_settings(args), admin_key=admin_key,
-            cors_origins=tuple(args.cors_origin), max_connections=args.max_connections,
+            seed=args.seed,
+            scenario=args.scenario,
+            state=state,
+            drift=tuple(args.drift),
+            faults=tuple(args.fault),
+            numbers_per_type=args.inventory,
+            rate_limit=_rate_limit_settings(args),
+            admin_key=admin_key,
+            cors_origins=tuple(args.cors_origin),
+            max_connections=args.max_connections,
             header_timeout=args.header_timeout,
         )
         try:
@@ -253,8 +353,18 @@ def _run(args: argparse.Namespace) -> int:
         sock = _bind(args.host, args.port)
         protection.configure(args.max_connections, args.header_timeout)
         try:
-            return _serve(args, sandbox, settings, sock, generated_key, temporary is not None,
-                          protection.GuardedProtocol, uvicorn, SETTINGS_VARIABLE, MASTER_VARIABLE)
+            return _serve(
+                args,
+                sandbox,
+                settings,
+                sock,
+                generated_key,
+                temporary is not None,
+                protection.GuardedProtocol,
+                uvicorn,
+                SETTINGS_VARIABLE,
+                MASTER_VARIABLE,
+            )
         finally:
             sock.close()
             sandbox.store.close()
@@ -263,8 +373,18 @@ def _run(args: argparse.Namespace) -> int:
             temporary.cleanup()
 
 
-def _serve(args, sandbox, settings, sock, generated_key: bool, temporary_state: bool, protocol, uvicorn,
-           settings_variable: str, master_variable: str) -> int:
+def _serve(
+    args,
+    sandbox,
+    settings,
+    sock,
+    generated_key: bool,
+    temporary_state: bool,
+    protocol,
+    uvicorn,
+    settings_variable: str,
+    master_variable: str,
+) -> int:
     extra = []
     if settings.state:
         shown = sandbox.store.description
@@ -291,10 +411,25 @@ def _serve(args, sandbox, settings, sock, generated_key: bool, temporary_state: 
     elif ":" in args.host and not args.host.startswith("["):
         shown_host = f"[{args.host}]"
     location_id, token = sandbox.default_credentials()
-    text = banner(f"http://{shown_host}:{port}", location_id, token, sandbox.seed, sandbox.scenario.name,
-                  len(sandbox.catalog), args.drift, extra, elsewhere)
-    common: dict[str, Any] = dict(log_config=_log_config(args.access_log), log_level=None, access_log=args.access_log,
-                                  lifespan="off", server_header=False, timeout_keep_alive=args.keep_alive_timeout)
+    text = banner(
+        f"http://{shown_host}:{port}",
+        location_id,
+        token,
+        sandbox.seed,
+        sandbox.scenario.name,
+        len(sandbox.catalog),
+        args.drift,
+        extra,
+        elsewhere,
+    )
+    common: dict[str, Any] = dict(
+        log_config=_log_config(args.access_log),
+        log_level=None,
+        access_log=args.access_log,
+        lifespan="off",
+        server_header=False,
+        timeout_keep_alive=args.keep_alive_timeout,
+    )
     if protocol is not None:
         common["http"] = protocol
     if args.workers > 1:
@@ -302,13 +437,14 @@ def _serve(args, sandbox, settings, sock, generated_key: bool, temporary_state: 
 
         os.environ[settings_variable] = settings.to_environment()
         os.environ[master_variable] = str(os.getpid())
-        config = uvicorn.Config("mockserver.serving:app_from_environment", factory=True, workers=args.workers,
-                                **common)
-        print(text, flush=True)
+        config = uvicorn.Config("mockserver.serving:app_from_environment", factory=True, workers=args.workers, **common)
+        supervisor = Multiprocess(config, sockets=[sock])
         try:
-            Multiprocess(config, sockets=[sock]).run()
-        except KeyboardInterrupt:
-            pass
+            print(text, flush=True)
+            supervisor.run()
+        except KeyboardInterrupt:  # Ctrl-C before the supervisor took over the signal: stop what was started
+            supervisor.terminate_all()
+            supervisor.join_all()
         print("lcphone sandbox stopped.", flush=True)
         return 0
 

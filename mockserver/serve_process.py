@@ -11,15 +11,20 @@ import time
 
 
 class ServeProcess:
-    """Starts `lcphone serve --port 0 ARGS...`, waits for its banner, and stops it (workers included)."""
+    """Starts `lcphone serve --port 0 ARGS...` (`port_given`: ARGS name the port), waits for its banner, and stops
+    it (workers included)."""
 
-    def __init__(self, *args: str, timeout: float = 60) -> None:
+    def __init__(self, *args: str, timeout: float = 60, port_given: bool = False) -> None:
+        port = [] if port_given else ["--port", "0"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "mockserver.cli", "serve", *port, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             start_new_session=True,  # its own process group: workers included, it can be stopped whole
         )
         self.banner: list[str] = []
+        assert self.process.stdout is not None and self.process.stderr is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
@@ -33,8 +38,9 @@ class ServeProcess:
 
     def value(self, label: str) -> str:
         """A value of the banner: `value("token")`, `value("location id")`..."""
-        return next(re.split(r"\s{2,}", line.strip(), maxsplit=1)[1] for line in self.banner
-                    if line.strip().startswith(label))
+        return next(
+            re.split(r"\s{2,}", line.strip(), maxsplit=1)[1] for line in self.banner if line.strip().startswith(label)
+        )
 
     @property
     def base_url(self) -> str:

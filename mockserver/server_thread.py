@@ -37,8 +37,15 @@ class SandboxServer:
     def start(self, timeout: float = 10.0) -> str:
         if self.running:
             return self.base_url
-        config = uvicorn.Config(self.sandbox.app, host=self.host, port=self.port, log_level="error",
-                                access_log=False, lifespan="off", server_header=False)
+        config = uvicorn.Config(
+            self.sandbox.app,
+            host=self.host,
+            port=self.port,
+            log_level="error",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="lcphone-sandbox", daemon=True)
         thread.start()

@@ -47,8 +47,14 @@ class ServeSettings:
     @classmethod
     def from_environment(cls) -> ServeSettings:
         data = orjson.loads(os.environ[SETTINGS_VARIABLE])
-        return cls(**{**data, "drift": tuple(data["drift"]), "faults": tuple(data["faults"]),
-                      "cors_origins": tuple(data.get("cors_origins", ()))})
+        return cls(
+            **{
+                **data,
+                "drift": tuple(data["drift"]),
+                "faults": tuple(data["faults"]),
+                "cors_origins": tuple(data.get("cors_origins", ())),
+            }
+        )
 
 
 def open_store(state: str | None):
@@ -71,9 +77,15 @@ def build_sandbox(settings: ServeSettings, attach: bool = False):
     store = open_store(settings.state)
     try:
         return Sandbox(
-            seed=settings.seed, scenario=settings.scenario, store=store, drift=settings.drift, faults=settings.faults,
-            rate_limits=RateLimitPolicy(**settings.rate_limit), admin_key=settings.admin_key,
-            numbers_per_type=settings.numbers_per_type, attach=attach,
+            seed=settings.seed,
+            scenario=settings.scenario,
+            store=store,
+            drift=settings.drift,
+            faults=settings.faults,
+            rate_limits=RateLimitPolicy(**settings.rate_limit),
+            admin_key=settings.admin_key,
+            numbers_per_type=settings.numbers_per_type,
+            attach=attach,
         )
     except BaseException:
         if store is not None:

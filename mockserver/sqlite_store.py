@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS tokens (value TEXT PRIMARY KEY, location_id TEXT, sco
 CREATE TABLE IF NOT EXISTS numbers (
     phone_number TEXT PRIMARY KEY, location_id TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS numbers_by_location ON numbers (location_id, seq);
-CREATE TABLE IF NOT EXISTS pools (id TEXT PRIMARY KEY, location_id TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pools (
+    id TEXT PRIMARY KEY, location_id TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS pools_by_location ON pools (location_id, seq);
 CREATE TABLE IF NOT EXISTS purchases (
     location_id TEXT NOT NULL, fingerprint_id TEXT NOT NULL, digest TEXT NOT NULL, response TEXT NOT NULL,
@@ -84,11 +85,14 @@ class SqliteStore:
             used = self._db.execute("SELECT COUNT(*) FROM locations").fetchone()[0]
             if used:
                 raise StateFileError(f"{self.path} was written by an older lcphone; start with a new state file")
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         elif int(rows[0][0]) != SCHEMA_VERSION:
-            raise StateFileError(f"{self.path} has state format {rows[0][0]}; this lcphone reads format "
-                                 f"{SCHEMA_VERSION}: start with a new state file")
+            raise StateFileError(
+                f"{self.path} has state format {rows[0][0]}; this lcphone reads format "
+                f"{SCHEMA_VERSION}: start with a new state file"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -145,7 +149,7 @@ class SqliteStore:
     def clear(self) -> None:
         with self.transaction():
             for table in _TABLES:
-                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                self._db.execute(f"DELETE FROM {table}")
 
     # -- the Store interface -----------------------------------------------------------
     def get_location(self, location_id: str) -> Location | None:
@@ -163,8 +167,12 @@ class SqliteStore:
         return Token(value, rows[0][0], frozenset(orjson.loads(rows[0][1]))) if rows else None
 
     def put_token(self, token: Token) -> None:
-        self._write("INSERT OR REPLACE INTO tokens (value, location_id, scopes) VALUES (?, ?, ?)",
-                    token.value, token.location_id, _json(sorted(token.scopes)))
+        self._write(
+            "INSERT OR REPLACE INTO tokens (value, location_id, scopes) VALUES (?, ?, ?)",
+            token.value,
+            token.location_id,
+            _json(sorted(token.scopes)),
+        )
 
     def tokens(self) -> list[Token]:
         rows = self._query("SELECT value, location_id, scopes FROM tokens ORDER BY rowid")
@@ -184,8 +192,10 @@ class SqliteStore:
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         with self.transaction():
             seq = self._next("numbers-order")
-            self._db.execute("INSERT INTO numbers (phone_number, location_id, seq, record) VALUES (?, ?, ?, ?)",
-                             (number.phone_number, location_id, seq, _json(number.to_record())))
+            self._db.execute(
+                "INSERT INTO numbers (phone_number, location_id, seq, record) VALUES (?, ?, ?, ?)",
+                (number.phone_number, location_id, seq, _json(number.to_record())),
+            )
 
     def pools(self, location_id: str) -> list[NumberPool]:
         rows = self._query("SELECT record FROM pools WHERE location_id = ? ORDER BY seq", location_id)
@@ -195,24 +205,36 @@ class SqliteStore:
         with self.transaction():
             rows = self._db.execute("SELECT seq FROM pools WHERE id = ?", (pool.id,)).fetchall()
             seq = rows[0][0] if rows else self._next("pools-order")
-            self._db.execute("INSERT OR REPLACE INTO pools (id, location_id, seq, record) VALUES (?, ?, ?, ?)",
-                             (pool.id, pool.location_id, seq, _json(asdict(pool))))
+            self._db.execute(
+                "INSERT OR REPLACE INTO pools (id, location_id, seq, record) VALUES (?, ?, ?, ?)",
+                (pool.id, pool.location_id, seq, _json(asdict(pool))),
+            )
 
     def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None:
-        rows = self._query("SELECT digest, response FROM purchases WHERE location_id = ? AND fingerprint_id = ?",
-                           location_id, fingerprint_id)
+        rows = self._query(
+            "SELECT digest, response FROM purchases WHERE location_id = ? AND fingerprint_id = ?",
+            location_id,
+            fingerprint_id,
+        )
         if not rows:
             return None
         receipt = PurchaseReceipt.from_record(orjson.loads(rows[0][1]))
         return PurchaseRecord(location_id, fingerprint_id, rows[0][0], receipt)
 
     def put_purchase(self, record: PurchaseRecord) -> None:
-        self._write("INSERT INTO purchases (location_id, fingerprint_id, digest, response) VALUES (?, ?, ?, ?)",
-                    record.location_id, record.fingerprint_id, record.request_digest, _json(record.receipt.to_record()))
+        self._write(
+            "INSERT INTO purchases (location_id, fingerprint_id, digest, response) VALUES (?, ?, ?, ?)",
+            record.location_id,
+            record.fingerprint_id,
+            record.request_digest,
+            _json(record.receipt.to_record()),
+        )
 
     def _next(self, kind: str) -> int:
-        self._db.execute("INSERT INTO sequences (kind, value) VALUES (?, 1) "
-                         "ON CONFLICT(kind) DO UPDATE SET value = value + 1", (kind,))
+        self._db.execute(
+            "INSERT INTO sequences (kind, value) VALUES (?, 1) ON CONFLICT(kind) DO UPDATE SET value = value + 1",
+            (kind,),
+        )
         return self._db.execute("SELECT value FROM sequences WHERE kind = ?", (kind,)).fetchone()[0]
 
     def next_sequence(self, kind: str) -> int:

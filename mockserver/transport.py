@@ -35,7 +35,9 @@ class SyncASGITransport(httpx.BaseTransport):
             # What a client sees when a real server drops the connection (a fault asked for it).
             raise httpx.RemoteProtocolError(str(dropped), request=request) from None
         content = await response.aread()
-        return httpx.Response(response.status_code, headers=response.headers, content=content, extensions=response.extensions)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, extensions=response.extensions
+        )
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():

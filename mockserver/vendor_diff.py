@@ -67,15 +67,27 @@ class Deviation:
     decision: str
 
     def matches(self, difference: Difference) -> bool:
-        return (self.version in ("*", difference.version) and self.operation in ("*", difference.operation)
-                and self.kind in ("*", difference.kind) and fnmatch.fnmatchcase(difference.at, self.at))
+        return (
+            self.version in ("*", difference.version)
+            and self.operation in ("*", difference.operation)
+            and self.kind in ("*", difference.kind)
+            and fnmatch.fnmatchcase(difference.at, self.at)
+        )
 
 
 def load_deviations(path: Path | None = None) -> list[Deviation]:
     data = load_yaml((path or deviations_path()).read_bytes()) or {}
-    return [Deviation(str(entry["version"]), entry["operation"], entry["at"], entry["kind"], entry["reason"].strip(),
-                      entry["decision"])
-            for entry in data.get("deviations", [])]
+    return [
+        Deviation(
+            str(entry["version"]),
+            entry["operation"],
+            entry["at"],
+            entry["kind"],
+            entry["reason"].strip(),
+            entry["decision"],
+        )
+        for entry in data.get("deviations", [])
+    ]
 
 
 # -- reading a vendor document ----------------------------------------------------------
@@ -102,7 +114,7 @@ def _fetch(location: str) -> bytes:
 def _parse(raw: bytes, location: str) -> dict[str, Any]:
     try:
         document = load_yaml(raw)  # YAML is a superset of JSON
-    except Exception as error:  # noqa: BLE001 - any parser error is "not a document"
+    except Exception as error:
         raise VendorDocumentError(f"{location} is not JSON or YAML ({str(error)[:200]})") from None
     if not isinstance(document, dict) or "paths" not in document:
         raise VendorDocumentError(f"{location} is not an OpenAPI document (no paths)")
@@ -121,7 +133,7 @@ class Resolver:
         if location not in self._documents:
             try:
                 self._documents[location] = load_yaml(self.fetch(location))
-            except Exception:  # noqa: BLE001 - an unreachable referenced document: left unresolved
+            except Exception:
                 return None
         return self._documents[location]
 
@@ -160,7 +172,9 @@ class Resolver:
                 location, target = found
                 siblings = {k: v for k, v in node.items() if k != "$ref"}
                 resolved = self.inline(target, location, depth + 1)
-                return {**resolved, **self.inline(siblings, base, depth + 1)} if isinstance(resolved, dict) else resolved
+                return (
+                    {**resolved, **self.inline(siblings, base, depth + 1)} if isinstance(resolved, dict) else resolved
+                )
             return {key: self.inline(value, base, depth + 1) for key, value in node.items()}
         if isinstance(node, list):
             return [self.inline(item, base, depth + 1) for item in node]
@@ -176,8 +190,11 @@ def vendor_version(document: dict[str, Any]) -> str | None:
     for item in document.get("paths", {}).values():
         for method in METHODS:
             for parameter in resolver.inline((item.get(method) or {}).get("parameters", [])):
-                if isinstance(parameter, dict) and parameter.get("in") == "header" and \
-                        str(parameter.get("name", "")).lower() == "version":
+                if (
+                    isinstance(parameter, dict)
+                    and parameter.get("in") == "header"
+                    and str(parameter.get("name", "")).lower() == "version"
+                ):
                     for value in (parameter.get("schema") or {}).get("enum", []):
                         if str(value) in VERSIONS:
                             return str(value)
@@ -185,6 +202,7 @@ def vendor_version(document: dict[str, Any]) -> str | None:
 
 
 # -- normalizing schemas ------------------------------------------------------------------
+
 
 @dataclass
 class Shape:
@@ -292,8 +310,13 @@ class Comparer:
         for key in sorted(vendor_ops.keys() - ours_ops.keys()):
             self.add(f"{key[0].upper()} {key[1]}", "operation", "missing-in-ours", None, "documented")
         for key in sorted(ours_ops.keys() - vendor_ops.keys()):
-            self.add(ours_ops[key].get("operationId", f"{key[0].upper()} {key[1]}"), "operation", "missing-in-vendor",
-                     "documented", None)
+            self.add(
+                ours_ops[key].get("operationId", f"{key[0].upper()} {key[1]}"),
+                "operation",
+                "missing-in-vendor",
+                "documented",
+                None,
+            )
         for key in sorted(ours_ops.keys() & vendor_ops.keys()):
             self.operation(key, self._ours(ours_ops[key]), self.resolver.inline(vendor_ops[key]))
         return self.differences
@@ -346,8 +369,13 @@ class Comparer:
         if ours is None and vendor is None:
             return
         if ours is None or vendor is None:
-            self.add(name, "request body", "missing-in-ours" if ours is None else "missing-in-vendor",
-                     "documented" if ours else None, "documented" if vendor else None)
+            self.add(
+                name,
+                "request body",
+                "missing-in-ours" if ours is None else "missing-in-vendor",
+                "documented" if ours else None,
+                "documented" if vendor else None,
+            )
             return
         self.schemas(name, "request body", self._json_schema(ours), self._json_schema(vendor))
 
@@ -368,8 +396,12 @@ class Comparer:
 
 
 def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(method, path): item[method] for path, item in document.get("paths", {}).items()
-            for method in METHODS if isinstance(item, dict) and method in item}
+    return {
+        (method, path): item[method]
+        for path, item in document.get("paths", {}).items()
+        for method in METHODS
+        if isinstance(item, dict) and method in item
+    }
 
 
 @dataclass
@@ -388,21 +420,25 @@ class DiffResult:
 
     def stale(self) -> list[Deviation]:
         """Deviations of this version that no difference matched: the vendor or our contract changed."""
-        return [dev for dev in self.deviations if dev.version in ("*", self.version)
-                and not any(dev.matches(d) for d in self.differences)]
+        return [
+            dev
+            for dev in self.deviations
+            if dev.version in ("*", self.version) and not any(dev.matches(d) for d in self.differences)
+        ]
 
 
-def diff(source: str, version: str | None = None, deviations: list[Deviation] | None = None,
-         fetch: Fetch = _fetch) -> DiffResult:
+def diff(
+    source: str, version: str | None = None, deviations: list[Deviation] | None = None, fetch: Fetch = _fetch
+) -> DiffResult:
     """Compares our contract with the vendor document at `source` (a file or a URL)."""
     vendor = _parse(fetch(source), source)
     location = source if source.startswith(("http://", "https://")) else str(Path(source).resolve())
     version = version or vendor_version(vendor)
     if version not in VERSIONS:
-        raise VendorDocumentError(f"{source}: cannot tell which version it describes; name it with --version "
-                                  f"({' or '.join(VERSIONS)})")
+        raise VendorDocumentError(
+            f"{source}: cannot tell which version it describes; name it with --version ({' or '.join(VERSIONS)})"
+        )
     comparer = Comparer(version, contract_document(version), vendor, Resolver(vendor, location, fetch))
     differences = comparer.run()
     unique = list({d.key: d for d in differences}.values())
-    return DiffResult(version, source, unique, load_deviations() if deviations is None else deviations,
-                      comparer.silent)
+    return DiffResult(version, source, unique, load_deviations() if deviations is None else deviations, comparer.silent)

@@ -45,21 +45,29 @@ def negotiate(values: list[str], operations: Mapping[str, OperationSpec]) -> Ver
     pointer = header.pointer if header else operation.pointer
 
     def refuse(message: str, rule: str, violation: str | None = None) -> VersionChoice:
-        return VersionChoice(newest, errors.bad_request(message),
-                             Violation("header Version", violation or message, pointer, rule))
+        return VersionChoice(
+            newest, errors.bad_request(message), Violation("header Version", violation or message, pointer, rule)
+        )
 
     sent = list(dict.fromkeys(values))
     if len(sent) > 1:
         shown = " and ".join(quoted(value, 40) for value in sent)
-        return refuse(f"Conflicting Version headers: {shown}. Send one Version header: {_wanted(operations)}.",
-                      "conflict")
+        return refuse(
+            f"Conflicting Version headers: {shown}. Send one Version header: {_wanted(operations)}.", "conflict"
+        )
     if sent:
         if sent[0] in operations:
             return VersionChoice(sent[0])
-        return refuse(f"Endpoint {route} is not available in API version {quoted(sent[0], 40)}. "
-                      f"Send the header {_wanted(operations)}.", "enum")
+        return refuse(
+            f"Endpoint {route} is not available in API version {quoted(sent[0], 40)}. "
+            f"Send the header {_wanted(operations)}.",
+            "enum",
+        )
     for version, spec in operations.items():
         if spec.version_header is None:
             return VersionChoice(version)
-    return refuse(f"Version header is required for {route}: send {_wanted(operations)}.", "required",
-                  f"is required: send {_wanted(operations)}")
+    return refuse(
+        f"Version header is required for {route}: send {_wanted(operations)}.",
+        "required",
+        f"is required: send {_wanted(operations)}",
+    )

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from helpers import Api, assert_conforms
 
+from helpers import Api, assert_conforms
 from mockserver import Sandbox
 from mockserver.serve_process import ServeProcess
 from mockserver.transport import SyncASGITransport
@@ -28,7 +28,9 @@ def sandbox() -> Sandbox:
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """A raw HTTP client on the sandbox (in-process); every API answer is checked against the contract."""
     transport = SyncASGITransport(sandbox.app)
-    with httpx.Client(transport=transport, base_url="http://sandbox", event_hooks={"response": [assert_conforms]}) as client:
+    with httpx.Client(
+        transport=transport, base_url="http://sandbox", event_hooks={"response": [assert_conforms]}
+    ) as client:
         yield client
     assert not sandbox.crashes, f"the sandbox crashed: {sandbox.crashes!r}"
 

@@ -54,18 +54,22 @@ def contract_problems(response: httpx.Response) -> list[str]:
     if found is None:
         return []
     route, _ = found
-    choice = negotiate(version_values((k.lower().encode(), v.encode()) for k, v in request.headers.multi_items()),
-                       route.operations)
+    choice = negotiate(
+        version_values((k.lower().encode(), v.encode()) for k, v in request.headers.multi_items()), route.operations
+    )
     response.read()
-    problems = check_response(route.operations[choice.version], response.status_code, response.headers,
-                              response.content, profile="sandbox")
+    problems = check_response(
+        route.operations[choice.version], response.status_code, response.headers, response.content, profile="sandbox"
+    )
     return [str(p) for p in problems]
 
 
 def assert_conforms(response: httpx.Response) -> None:
     """Every answer of the four operations must be what the contract says, errors included."""
     problems = contract_problems(response)
-    assert not problems, f"{response.request.method} {response.request.url} -> {response.status_code}: " + "; ".join(problems)
+    assert not problems, f"{response.request.method} {response.request.url} -> {response.status_code}: " + "; ".join(
+        problems
+    )
 
 
 def problems(response: httpx.Response, status: int = 400) -> list[str]:
@@ -111,20 +115,25 @@ class Api:
         params = {"locationId": location} if location is not None else {}
         return self.http.get("/phone-system/number-pools", params=params, headers=auth(token, version))
 
-    def search(self, location: str = LOCATION, token: str = TOKEN, version: str | None = None,
-               **params: Any) -> httpx.Response:
+    def search(
+        self, location: str = LOCATION, token: str = TOKEN, version: str | None = None, **params: Any
+    ) -> httpx.Response:
         defaults = SEARCH_DEFAULTS if version != LEGACY else {"countryCode": "US"}
         query = {**defaults, **{k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}}
-        return self.http.get(f"/phone-system/numbers/location/{location}/available", params=query,
-                             headers=auth(token, version))
+        return self.http.get(
+            f"/phone-system/numbers/location/{location}/available", params=query, headers=auth(token, version)
+        )
 
-    def purchase(self, body: Any, location: str = LOCATION, token: str = TOKEN, version: str = V3,
-                 **kwargs: Any) -> httpx.Response:
-        return self.http.post(f"/phone-system/numbers/location/{location}/purchase", json=body,
-                              headers=auth(token, version), **kwargs)
+    def purchase(
+        self, body: Any, location: str = LOCATION, token: str = TOKEN, version: str = V3, **kwargs: Any
+    ) -> httpx.Response:
+        return self.http.post(
+            f"/phone-system/numbers/location/{location}/purchase", json=body, headers=auth(token, version), **kwargs
+        )
 
-    def buy_first(self, location: str = LOCATION, token: str = TOKEN, version: str = V3,
-                  **search: Any) -> tuple[dict[str, Any], httpx.Response]:
+    def buy_first(
+        self, location: str = LOCATION, token: str = TOKEN, version: str = V3, **search: Any
+    ) -> tuple[dict[str, Any], httpx.Response]:
         """Searches, then buys the first number found; returns (number, purchase answer)."""
         found = self.search(location, token, **search)
         assert found.status_code == 200, found.text

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from helpers import (
-    LEGACY, LOCATION, SUSPENDED_LOCATION, SUSPENDED_TOKEN, TOKEN, UK_LOCATION, UK_TOKEN, UNCONNECTED_LOCATION,
-    UNCONNECTED_TOKEN, Api,
+    LEGACY,
+    LOCATION,
+    SUSPENDED_LOCATION,
+    SUSPENDED_TOKEN,
+    TOKEN,
+    UK_LOCATION,
+    UK_TOKEN,
+    UNCONNECTED_LOCATION,
+    UNCONNECTED_TOKEN,
+    Api,
 )
 
 
@@ -82,8 +90,14 @@ def test_search_filter_is_a_partial_match_on_digits_and_friendly_name(api: Api) 
 
 def test_include_rcs_sender_ids_adds_them(api: Api) -> None:
     payload = data(api.active(includeRcsSenderIds=True))
-    assert payload["rcsSenderIds"] == [{"number": "acme_plumbing_agent", "numberType": "rcsSenderId",
-                                        "friendlyName": "Acme Plumbing", "rcsMeta": {"brandId": "brand-acme-plumbing"}}]
+    assert payload["rcsSenderIds"] == [
+        {
+            "number": "acme_plumbing_agent",
+            "numberType": "rcsSenderId",
+            "friendlyName": "Acme Plumbing",
+            "rcsMeta": {"brandId": "brand-acme-plumbing"},
+        }
+    ]
     assert "rcsSenderIds" not in data(api.active(includeRcsSenderIds=False))
 
 

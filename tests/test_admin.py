@@ -12,7 +12,12 @@ def test_health(http) -> None:
     assert response.status_code == 200
     body = response.json()
     assert {k: body[k] for k in ("status", "seed", "scenario", "inventory", "versions")} == {
-        "status": "ok", "seed": 1, "scenario": "default", "inventory": 2400, "versions": ["v3", "2021-07-28"]}
+        "status": "ok",
+        "seed": 1,
+        "scenario": "default",
+        "inventory": 2400,
+        "versions": ["v3", "2021-07-28"],
+    }
     assert body["store"] == {"store": "memory", "ok": True} and body["replica"]
 
 
@@ -54,8 +59,12 @@ def test_unknown_location_is_created_on_first_use_with_an_empty_phone_system(htt
 
 
 def test_bad_token_requests_are_refused_with_the_field_named(http) -> None:
-    for body, field in [({}, "locationId"), ({"locationId": "a/b"}, "locationId"),
-                        ({"locationId": "x", "scopes": ["admin"]}, "scopes"), ({"locationId": "x", "scopes": "all"}, "scopes")]:
+    for body, field in [
+        ({}, "locationId"),
+        ({"locationId": "a/b"}, "locationId"),
+        ({"locationId": "x", "scopes": ["admin"]}, "scopes"),
+        ({"locationId": "x", "scopes": "all"}, "scopes"),
+    ]:
         response = http.post("/__admin/tokens", json=body)
         assert problems(response)[0].startswith(field), response.text
     assert http.post("/__admin/tokens", content=b"{", headers={"Content-Type": "application/json"}).status_code == 400
@@ -64,9 +73,12 @@ def test_bad_token_requests_are_refused_with_the_field_named(http) -> None:
 SCENARIO = {
     "name": "tiny",
     "locations": [
-        {"id": "tinyLocation", "tokens": [{"value": "pit-tiny-token-000001"}],
-         "numbers": [{"draw": {"countryCode": "AU", "numberType": "mobile", "count": 3}}],
-         "pools": [{"name": "All", "numbers": 3}]},
+        {
+            "id": "tinyLocation",
+            "tokens": [{"value": "pit-tiny-token-000001"}],
+            "numbers": [{"draw": {"countryCode": "AU", "numberType": "mobile", "count": 3}}],
+            "pools": [{"name": "All", "numbers": 3}],
+        },
     ],
 }
 
@@ -98,11 +110,15 @@ def test_a_bad_scenario_is_refused_and_the_old_one_kept(http, api: Api) -> None:
 
 
 def test_add_numbers_and_pools_to_a_location(http, api: Api) -> None:
-    added = http.post(f"/__admin/locations/{LOCATION}/numbers", json={"countryCode": "CA", "numberType": "tollFree", "count": 2})
+    added = http.post(
+        f"/__admin/locations/{LOCATION}/numbers", json={"countryCode": "CA", "numberType": "tollFree", "count": 2}
+    )
     assert added.status_code == 201
     new_numbers = [n["phoneNumber"] for n in added.json()["numbers"]]
     assert len(new_numbers) == 2 and all(n in api.all_active_numbers() for n in new_numbers)
-    owned = http.post(f"/__admin/locations/{LOCATION}/numbers", json={"phoneNumber": "+442079460123", "origin": "hosted"})
+    owned = http.post(
+        f"/__admin/locations/{LOCATION}/numbers", json={"phoneNumber": "+442079460123", "origin": "hosted"}
+    )
     assert owned.status_code == 201 and owned.json()["numbers"][0]["origin"] == "hosted"
     pool = http.post(f"/__admin/locations/{LOCATION}/pools", json={"name": "Support", "numbers": new_numbers})
     assert pool.status_code == 201
@@ -111,23 +127,28 @@ def test_add_numbers_and_pools_to_a_location(http, api: Api) -> None:
     assert not set(new_numbers) & set(api.all_active_numbers())
 
 
-@pytest.mark.parametrize(("path", "body", "named"), [
-    ("numbers", {"countryCode": "US", "numberType": "x", "count": 1}, "numberType"),
-    ("numbers", {"phoneNumber": "+10000000000"}, "phoneNumber"),
-    ("numbers", {"phoneNumber": "+14155550199"}, "already belongs"),
-    ("pools", {"name": "x", "numbers": ["+14155550100"]}, "numbers"),
-    ("numbers", {"countryCode": "US", "numberType": "local", "count": 100000}, "count"),
-    ("numbers", {"countryCode": "US", "numberType": "local", "count": 9000}, "count"),
-    ("numbers", {"countryCode": "FR", "numberType": "local", "count": 1}, "countryCode"),
-    ("numbers", {"countryCode": "US", "numberType": "local", "count": 0}, "count"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        ("numbers", {"countryCode": "US", "numberType": "x", "count": 1}, "numberType"),
+        ("numbers", {"phoneNumber": "+10000000000"}, "phoneNumber"),
+        ("numbers", {"phoneNumber": "+14155550199"}, "already belongs"),
+        ("pools", {"name": "x", "numbers": ["+14155550100"]}, "numbers"),
+        ("numbers", {"countryCode": "US", "numberType": "local", "count": 100000}, "count"),
+        ("numbers", {"countryCode": "US", "numberType": "local", "count": 9000}, "count"),
+        ("numbers", {"countryCode": "FR", "numberType": "local", "count": 1}, "countryCode"),
+        ("numbers", {"countryCode": "US", "numberType": "local", "count": 0}, "count"),
+    ],
+)
 def test_seeding_helpers_refuse_bad_input_naming_the_field(http, path: str, body: dict, named: str) -> None:
     found = problems(http.post(f"/__admin/locations/{LOCATION}/{path}", json=body))
     assert any(named in p for p in found), found
 
 
 def test_create_a_location(http, api: Api) -> None:
-    response = http.post("/__admin/locations", json={"id": "newLoc", "isUnderLc": False, "tokens": [{"value": "pit-newloc-token-0001"}]})
+    response = http.post(
+        "/__admin/locations", json={"id": "newLoc", "isUnderLc": False, "tokens": [{"value": "pit-newloc-token-0001"}]}
+    )
     assert response.status_code == 201
     assert api.active("newLoc", "pit-newloc-token-0001").json()["data"]["isUnderLc"] is False
     assert http.post("/__admin/locations", json={"id": "newLoc"}).status_code == 409

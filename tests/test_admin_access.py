@@ -15,13 +15,20 @@ def test_with_an_admin_key_admin_requests_need_it() -> None:
     with httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox") as client:
         refused = client.post("/__admin/reset")
         assert refused.status_code == 401
-        assert refused.json() == {"statusCode": 401, "message": "The admin API needs the X-Admin-Key header.",
-                                  "error": "Unauthorized"}
+        assert refused.json() == {
+            "statusCode": 401,
+            "message": "The admin API needs the X-Admin-Key header.",
+            "error": "Unauthorized",
+        }
         assert client.post("/__admin/tokens", json={"locationId": "x"}, headers=auth(TOKEN)).status_code == 401
         assert client.get("/__admin/health", headers={"X-Admin-Key": "wrong"}).status_code == 401
         assert client.get("/__admin/health", headers={"X-Admin-Key": "s3cret-admin-key"}).status_code == 200
-        assert client.get("/phone-system/number-pools", params={"locationId": "tDtDnQdgm2LXpyiqYvZ6"},
-                          headers=auth(TOKEN)).status_code == 200  # the API itself is unchanged
+        assert (
+            client.get(
+                "/phone-system/number-pools", params={"locationId": "tDtDnQdgm2LXpyiqYvZ6"}, headers=auth(TOKEN)
+            ).status_code
+            == 200
+        )  # the API itself is unchanged
 
 
 def test_loopback_detection() -> None:

@@ -42,16 +42,25 @@ def test_missing_scope_is_refused_naming_the_scope(api: Api, call, scope: str) -
 
 
 def test_token_of_another_location_gets_403(api: Api) -> None:
-    for response in (api.active(UK_LOCATION), api.search(UK_LOCATION), api.pools(UK_LOCATION),
-                     api.active(LOCATION, UK_TOKEN)):
+    for response in (
+        api.active(UK_LOCATION),
+        api.search(UK_LOCATION),
+        api.pools(UK_LOCATION),
+        api.active(LOCATION, UK_TOKEN),
+    ):
         assert response.status_code == 403
         assert response.json() == {"statusCode": 403, "message": "The token does not have access to this location."}
 
 
 def test_agency_tokens_are_refused_on_every_operation(api: Api) -> None:
     # The vendor's documents require a location (sub-account) token on all four operations (D15).
-    for response in (api.active(LOCATION, AGENCY_TOKEN), api.active(UK_LOCATION, AGENCY_TOKEN),
-                     api.search(token=AGENCY_TOKEN), api.pools(token=AGENCY_TOKEN), api.purchase({}, token=AGENCY_TOKEN)):
+    for response in (
+        api.active(LOCATION, AGENCY_TOKEN),
+        api.active(UK_LOCATION, AGENCY_TOKEN),
+        api.search(token=AGENCY_TOKEN),
+        api.pools(token=AGENCY_TOKEN),
+        api.purchase({}, token=AGENCY_TOKEN),
+    ):
         assert response.status_code == 401
         assert response.json()["error"] == "Unauthorized" and "agency" in response.json()["message"]
 
@@ -72,7 +81,9 @@ def test_an_unknown_version_names_the_supported_ones(http, version: str) -> None
         assert response.status_code == 200
         return
     message = problems(response)[0]
-    assert message.startswith("Endpoint GET /phone-system/numbers/location/{locationId} is not available in API version")
+    assert message.startswith(
+        "Endpoint GET /phone-system/numbers/location/{locationId} is not available in API version"
+    )
     assert "Version: v3 or Version: 2021-07-28" in message
 
 
@@ -109,8 +120,13 @@ def test_every_answer_carries_the_rate_limit_headers(api: Api) -> None:
     first = api.active()
     second = api.active()
     for response in (first, second, api.active(token="nope"), api.search(countryCode="??")):
-        for name in ("X-RateLimit-Limit-Daily", "X-RateLimit-Daily-Remaining", "X-RateLimit-Interval-Milliseconds",
-                     "X-RateLimit-Max", "X-RateLimit-Remaining"):
+        for name in (
+            "X-RateLimit-Limit-Daily",
+            "X-RateLimit-Daily-Remaining",
+            "X-RateLimit-Interval-Milliseconds",
+            "X-RateLimit-Max",
+            "X-RateLimit-Remaining",
+        ):
             assert response.headers[name].isdigit()
     assert int(second.headers["X-RateLimit-Remaining"]) == int(first.headers["X-RateLimit-Remaining"]) - 1
     assert first.headers["X-RateLimit-Max"] == "100" and first.headers["X-RateLimit-Interval-Milliseconds"] == "10000"

@@ -15,8 +15,10 @@ def test_serve_prints_what_is_needed_and_stops_cleanly_on_ctrl_c(serve) -> None:
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base_url)
     curl = next(line.strip() for line in served.banner if line.strip().startswith("curl "))
     assert token in curl and location in curl and "Version: v3" in curl
-    response = httpx.get(f"{base_url}/phone-system/numbers/location/{location}",
-                         headers={"Authorization": f"Bearer {token}", "Version": "v3"})
+    response = httpx.get(
+        f"{base_url}/phone-system/numbers/location/{location}",
+        headers={"Authorization": f"Bearer {token}", "Version": "v3"},
+    )
     assert response.status_code == 200 and response.json()["status"] == "success"
     assert httpx.get(f"{base_url}/__admin/health").json()["seed"] == 3
     returncode, out, err = served.stop()  # Ctrl-C
@@ -35,8 +37,12 @@ def test_serve_with_a_scenario_file(serve, tmp_path) -> None:
 def test_serve_refuses_a_bad_scenario_clearly(tmp_path) -> None:
     scenario = tmp_path / "bad.yaml"
     scenario.write_text("name: bad\nlocations: 3\n")
-    result = subprocess.run([sys.executable, "-m", "mockserver.cli", "serve", "--scenario", str(scenario)],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "serve", "--scenario", str(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "locations" in result.stderr and "Traceback" not in result.stderr
 

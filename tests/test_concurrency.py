@@ -29,22 +29,38 @@ def base_url(request, serve, tmp_path):
 
 
 def offers(client: httpx.Client, count: int) -> tuple[list[dict], str]:
-    found = client.get(f"/phone-system/numbers/location/{LOCATION}/available",
-                       params={**SEARCH_DEFAULTS, "numberTypes": "local,mobile,tollFree"}, headers=auth()).json()
+    found = client.get(
+        f"/phone-system/numbers/location/{LOCATION}/available",
+        params={**SEARCH_DEFAULTS, "numberTypes": "local,mobile,tollFree"},
+        headers=auth(),
+    ).json()
     assert len(found["numbers"]) >= count
     return found["numbers"][:count], found["fingerprintId"]
 
 
 def body_for(number: dict, fingerprint: str) -> dict:
-    return {"phoneNumber": number["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
-            "numberType": number["price"]["number_type"], "paymentIntentId": "pi_1", "stripeAccountId": "acct_1",
-            "paymentMethodId": "pm_1", "locality": "", "region": "", "fingerprintId": fingerprint,
-            "skipLocationKYC": False}
+    return {
+        "phoneNumber": number["phoneNumber"],
+        "addressSid": "",
+        "bundleSid": "",
+        "countryCode": "US",
+        "numberType": number["price"]["number_type"],
+        "paymentIntentId": "pi_1",
+        "stripeAccountId": "acct_1",
+        "paymentMethodId": "pm_1",
+        "locality": "",
+        "region": "",
+        "fingerprintId": fingerprint,
+        "skipLocationKYC": False,
+    }
 
 
 def active(client: httpx.Client, location: str, token: str) -> list[str]:
-    response = client.get(f"/phone-system/numbers/location/{location}", params={"pageSize": 1000, "skipNumberPool": "false"},
-                          headers=auth(token))
+    response = client.get(
+        f"/phone-system/numbers/location/{location}",
+        params={"pageSize": 1000, "skipNumberPool": "false"},
+        headers=auth(token),
+    )
     assert response.status_code == 200, response.text
     return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
 
@@ -66,8 +82,11 @@ def test_fifty_clients_buying_one_number_get_exactly_one_sale(base_url: str) -> 
             calls.append(lambda path=path, body=body, token=token: client.post(path, json=body, headers=auth(token)))
         statuses = Counter(r.status_code for r in in_parallel(calls))
         assert statuses == {201: 1, 400: CLIENTS - 1}
-        owners = [loc for loc, tok in ((LOCATION, TOKEN), ("rival-location", other_token))
-                  if number["phoneNumber"] in active(client, loc, tok)]
+        owners = [
+            loc
+            for loc, tok in ((LOCATION, TOKEN), ("rival-location", other_token))
+            if number["phoneNumber"] in active(client, loc, tok)
+        ]
         assert len(owners) == 1  # the active lists agree: one owner
 
 
@@ -76,8 +95,10 @@ def test_concurrent_purchases_of_different_numbers_all_succeed(base_url: str) ->
         numbers, _ = offers(client, 20)
         before = active(client, LOCATION, TOKEN)
         path = f"/phone-system/numbers/location/{LOCATION}/purchase"
-        calls = [lambda n=n, i=i: client.post(path, json=body_for(n, f"distinct-{i}"), headers=auth())
-                 for i, n in enumerate(numbers)]
+        calls = [
+            lambda n=n, i=i: client.post(path, json=body_for(n, f"distinct-{i}"), headers=auth())
+            for i, n in enumerate(numbers)
+        ]
         assert {r.status_code for r in in_parallel(calls)} == {201}
         after = active(client, LOCATION, TOKEN)
         assert len(after) == len(before) + len(numbers)

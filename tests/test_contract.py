@@ -32,7 +32,9 @@ def test_the_admin_contract_is_a_valid_openapi_document() -> None:
 def test_a_bundled_contract_has_only_local_references(version: str) -> None:
     text = str(contract_document(version))
     assert "lc-phone-common.yaml" not in text
-    assert load_contract(version) == contract_document(version) and load_contract(version) is not contract_document(version)
+    assert load_contract(version) == contract_document(version) and load_contract(version) is not contract_document(
+        version
+    )
 
 
 def test_the_versions_serve_the_same_operations() -> None:
@@ -54,7 +56,9 @@ def _examples(version: str) -> Iterator[tuple[str, Any, Any]]:
                 media = response.get("content", {}).get("application/json")
                 if media is None:
                     continue
-                examples = [media["example"]] if "example" in media else [e["value"] for e in media["examples"].values()]
+                examples = (
+                    [media["example"]] if "example" in media else [e["value"] for e in media["examples"].values()]
+                )
                 for example in examples:
                     yield f"{where} {status}", media["schema"], example
             for parameter in operation.get("parameters", []):
@@ -122,9 +126,9 @@ _ENDPOINT = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) (/\S+)$", re.M)
 def _reference_sections() -> Iterator[tuple[str, str, str]]:
     """(method, path, text) for each operation section of the reference."""
     starts = list(_ENDPOINT.finditer(REFERENCE))
-    for match, following in zip(starts, [*starts[1:], None]):
+    for match, following in zip(starts, [*starts[1:], None], strict=True):
         end = following.start() if following else len(REFERENCE)
-        yield match.group(1), match.group(2), REFERENCE[match.end():end]
+        yield match.group(1), match.group(2), REFERENCE[match.end() : end]
 
 
 SECTIONS = list(_reference_sections())
@@ -138,7 +142,9 @@ def test_reference_lists_four_operations_all_in_the_contract() -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "text"), SECTIONS, ids=[f"{m} {p}" for m, p, _ in SECTIONS])
-def test_contract_holds_every_parameter_field_scope_and_status_of_the_reference(method: str, path: str, text: str) -> None:
+def test_contract_holds_every_parameter_field_scope_and_status_of_the_reference(
+    method: str, path: str, text: str
+) -> None:
     operation = load().match(method, path.replace("{locationId}", "x"))
     assert operation is not None and operation.path == path
 

@@ -19,18 +19,40 @@ def session(seed: int) -> list[bytes]:
         token = client.post("/__admin/tokens", json={"locationId": "fresh-location"}).json()["token"]
         answers.append(token.encode())
         for country in ("US", "GB"):
-            found = client.get(f"/phone-system/numbers/location/{LOCATION}/available",
-                               params={**SEARCH_DEFAULTS, "countryCode": country, "numberTypes": "mobile"}, headers=auth())
+            found = client.get(
+                f"/phone-system/numbers/location/{LOCATION}/available",
+                params={**SEARCH_DEFAULTS, "countryCode": country, "numberTypes": "mobile"},
+                headers=auth(),
+            )
             answers.append(found.content)
             number = found.json()["numbers"][0]
-            body = {"phoneNumber": number["phoneNumber"], "addressSid": "AD" + "1" * 32, "bundleSid": "BU" + "1" * 32,
-                    "countryCode": country, "numberType": "mobile", "paymentIntentId": "pi_1", "stripeAccountId": "acct_1",
-                    "paymentMethodId": "pm_1", "locality": "", "region": "", "fingerprintId": found.json()["fingerprintId"],
-                    "skipLocationKYC": False}
-            answers.append(client.post(f"/phone-system/numbers/location/{LOCATION}/purchase", json=body, headers=auth()).content)
-        answers.append(client.get(f"/phone-system/numbers/location/{LOCATION}",
-                                  params={"skipNumberPool": "false", "includeRcsSenderIds": "true"}, headers=auth()).content)
-        answers.append(client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).content)
+            body = {
+                "phoneNumber": number["phoneNumber"],
+                "addressSid": "AD" + "1" * 32,
+                "bundleSid": "BU" + "1" * 32,
+                "countryCode": country,
+                "numberType": "mobile",
+                "paymentIntentId": "pi_1",
+                "stripeAccountId": "acct_1",
+                "paymentMethodId": "pm_1",
+                "locality": "",
+                "region": "",
+                "fingerprintId": found.json()["fingerprintId"],
+                "skipLocationKYC": False,
+            }
+            answers.append(
+                client.post(f"/phone-system/numbers/location/{LOCATION}/purchase", json=body, headers=auth()).content
+            )
+        answers.append(
+            client.get(
+                f"/phone-system/numbers/location/{LOCATION}",
+                params={"skipNumberPool": "false", "includeRcsSenderIds": "true"},
+                headers=auth(),
+            ).content
+        )
+        answers.append(
+            client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).content
+        )
     return answers
 
 
@@ -47,8 +69,11 @@ def test_another_seed_gives_other_data() -> None:
 def test_reset_replays_the_same_bytes() -> None:
     sandbox = Sandbox()
     with httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox") as client:
+
         def run() -> list[bytes]:
-            found = client.get(f"/phone-system/numbers/location/{LOCATION}/available", params=SEARCH_DEFAULTS, headers=auth())
+            found = client.get(
+                f"/phone-system/numbers/location/{LOCATION}/available", params=SEARCH_DEFAULTS, headers=auth()
+            )
             listed = client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth())
             return [found.content, listed.content]
 

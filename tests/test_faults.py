@@ -32,7 +32,10 @@ def test_a_status_for_the_next_n_calls_of_one_operation(http, api: Api) -> None:
     assert failed.status_code == 201
     response = api.pools()
     assert response.status_code == 500 and response.json() == {
-        "statusCode": 500, "message": "Injected fault: status 500", "error": "Internal Server Error"}
+        "statusCode": 500,
+        "message": "Injected fault: status 500",
+        "error": "Internal Server Error",
+    }
 
 
 def test_faults_are_visible_and_clearable(http, api: Api) -> None:
@@ -64,17 +67,25 @@ def test_a_share_of_calls_fails_the_same_way_every_run(http, api: Api) -> None:
 
 
 def test_a_fault_header_on_one_request(api: Api, http) -> None:
-    response = http.get("/phone-system/number-pools", params={"locationId": LOCATION},
-                        headers={**auth(), "X-Lcphone-Fault": "status=429"})
+    response = http.get(
+        "/phone-system/number-pools",
+        params={"locationId": LOCATION},
+        headers={**auth(), "X-Lcphone-Fault": "status=429"},
+    )
     assert response.status_code == 429
     assert api.pools().status_code == 200
 
 
 def test_bad_fault_rules_are_refused_naming_the_field(http) -> None:
-    for body, field in [({"operationId": "nope", "status": 500}, "operationId"), ({"status": 200}, "status"),
-                        ({"latencyMs": -1}, "latencyMs"), ({"status": 500, "ratio": 2}, "ratio"),
-                        ({"status": 500, "times": 1, "ratio": 0.5}, "times, ratio"), ({}, "fault"),
-                        ({"status": 500, "colour": "red"}, "colour")]:
+    for body, field in [
+        ({"operationId": "nope", "status": 500}, "operationId"),
+        ({"status": 200}, "status"),
+        ({"latencyMs": -1}, "latencyMs"),
+        ({"status": 500, "ratio": 2}, "ratio"),
+        ({"status": 500, "times": 1, "ratio": 0.5}, "times, ratio"),
+        ({}, "fault"),
+        ({"status": 500, "colour": "red"}, "colour"),
+    ]:
         response = http.post("/__admin/faults", json=body)
         assert any(message.startswith(field) for message in problems(response)), response.json()
 
@@ -86,8 +97,10 @@ def test_a_dropped_connection_over_a_socket_sends_no_status_line() -> None:
     with SandboxServer(sandbox) as server, httpx.Client(base_url=server.base_url) as client:
         sandbox.add_fault(FaultRule(operation_id="listNumberPools", drop=True, times=1))
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
-            raw.sendall(f"GET /phone-system/number-pools?locationId={LOCATION} HTTP/1.1\r\nHost: x\r\n"
-                        f"Authorization: {auth()['Authorization']}\r\n\r\n".encode())
+            raw.sendall(
+                f"GET /phone-system/number-pools?locationId={LOCATION} HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: {auth()['Authorization']}\r\n\r\n".encode()
+            )
             received = b""
             try:
                 while chunk := raw.recv(4096):
@@ -98,7 +111,9 @@ def test_a_dropped_connection_over_a_socket_sends_no_status_line() -> None:
         sandbox.add_fault(FaultRule(operation_id="listNumberPools", drop=True, times=1))
         with pytest.raises(httpx.RemoteProtocolError):
             client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth())
-        assert client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code == 200
+        assert (
+            client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code == 200
+        )
 
 
 def test_a_truncated_body_breaks_the_read() -> None:
@@ -117,7 +132,7 @@ def test_in_process_a_dropped_connection_is_the_error_a_socket_gives(api: Api, h
 
 
 def test_the_fixture_helper(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 def test_retry(lcphone):
     lcphone.fault("purchaseNumber", status=503, times=1)
     first = lcphone.client.post(f"/phone-system/numbers/location/{lcphone.location_id}/purchase", json={})
@@ -125,15 +140,17 @@ def test_retry(lcphone):
 
 def test_gone_next_test(lcphone):
     assert lcphone.sandbox.faults.rules == []
-''')
+""")
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_serve_takes_faults_on_the_command_line(serve) -> None:
     served = serve("--fault", "listNumberPools:status=503,times=1")
     with httpx.Client(base_url=served.base_url) as client:
-        statuses = [client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code
-                    for _ in range(2)]
+        statuses = [
+            client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code
+            for _ in range(2)
+        ]
     assert statuses == [503, 200]
 
 
@@ -141,6 +158,10 @@ def test_serve_refuses_a_bad_fault_spec(serve) -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "mockserver.cli", "serve", "--fault", "status=abc"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "serve", "--fault", "status=abc"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and "status" in result.stderr

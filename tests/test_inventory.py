@@ -84,6 +84,9 @@ def test_same_seed_gives_the_same_inventory_and_another_seed_another() -> None:
 def test_canadian_and_british_postal_codes_follow_their_formats() -> None:
     import re
 
-    for country, pattern in (("CA", r"^[A-Z][0-9][A-Z] [0-9][A-Z][0-9]$"), ("GB", r"^[A-Z]{1,2}[0-9]{1,2} [0-9][A-Z]{2}$")):
+    for country, pattern in (
+        ("CA", r"^[A-Z][0-9][A-Z] [0-9][A-Z][0-9]$"),
+        ("GB", r"^[A-Z]{1,2}[0-9]{1,2} [0-9][A-Z]{2}$"),
+    ):
         codes = [available_number(n)["postalCode"] for n in CATALOG.by_country[country] if n.number_type == "local"]
         assert codes and all(re.match(pattern, code) for code in codes), codes[:5]

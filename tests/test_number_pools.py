@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 
 from helpers import (
-    AGENCY_TOKEN, LEGACY, LOCATION, POOLS_ONLY_TOKEN, TOKEN, UK_LOCATION, UK_TOKEN, UNCONNECTED_LOCATION,
-    UNCONNECTED_TOKEN, V3, Api, problems,
+    AGENCY_TOKEN,
+    LEGACY,
+    LOCATION,
+    POOLS_ONLY_TOKEN,
+    TOKEN,
+    UK_LOCATION,
+    UK_TOKEN,
+    UNCONNECTED_LOCATION,
+    UNCONNECTED_TOKEN,
+    V3,
+    Api,
+    problems,
 )
 
 

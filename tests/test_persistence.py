@@ -19,18 +19,33 @@ def client_for(sandbox: Sandbox) -> httpx.Client:
 
 
 def buy_first(client: httpx.Client, location: str = LOCATION, token: str = TOKEN) -> tuple[dict, httpx.Response]:
-    found = client.get(f"/phone-system/numbers/location/{location}/available", params=SEARCH_DEFAULTS,
-                       headers=auth(token)).json()
+    found = client.get(
+        f"/phone-system/numbers/location/{location}/available", params=SEARCH_DEFAULTS, headers=auth(token)
+    ).json()
     number = found["numbers"][0]
-    body = {"phoneNumber": number["phoneNumber"], "addressSid": "", "bundleSid": "", "countryCode": "US",
-            "numberType": "local", "paymentIntentId": "pi_1", "stripeAccountId": "acct_1", "paymentMethodId": "pm_1",
-            "locality": "", "region": "", "fingerprintId": found["fingerprintId"], "skipLocationKYC": False}
+    body = {
+        "phoneNumber": number["phoneNumber"],
+        "addressSid": "",
+        "bundleSid": "",
+        "countryCode": "US",
+        "numberType": "local",
+        "paymentIntentId": "pi_1",
+        "stripeAccountId": "acct_1",
+        "paymentMethodId": "pm_1",
+        "locality": "",
+        "region": "",
+        "fingerprintId": found["fingerprintId"],
+        "skipLocationKYC": False,
+    }
     return body, client.post(f"/phone-system/numbers/location/{location}/purchase", json=body, headers=auth(token))
 
 
 def active(client: httpx.Client, location: str = LOCATION, token: str = TOKEN) -> list[str]:
-    response = client.get(f"/phone-system/numbers/location/{location}", params={"pageSize": 1000, "skipNumberPool": "false"},
-                          headers=auth(token))
+    response = client.get(
+        f"/phone-system/numbers/location/{location}",
+        params={"pageSize": 1000, "skipNumberPool": "false"},
+        headers=auth(token),
+    )
     return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
 
 
@@ -53,7 +68,9 @@ def test_everything_survives_a_restart(tmp_path) -> None:
         assert client.get("/phone-system/numbers/location/persisted-location", headers=auth(minted)).status_code == 200
         pools = client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).json()
         assert [p["name"] for p in pools["data"]] == ["Sales rotation", "Kept"]
-        found = client.get(f"/phone-system/numbers/location/{LOCATION}/available", params=SEARCH_DEFAULTS, headers=auth())
+        found = client.get(
+            f"/phone-system/numbers/location/{LOCATION}/available", params=SEARCH_DEFAULTS, headers=auth()
+        )
         assert body["phoneNumber"] not in found.text  # still sold
         client.post("/__admin/reset")
         assert body["phoneNumber"] not in active(client)  # reset goes back to the scenario, on disk too
@@ -64,7 +81,9 @@ def test_the_same_requests_give_the_same_bytes_in_memory_and_in_sqlite(tmp_path)
     for store in (None, SqliteStore(tmp_path / "state.db")):
         with client_for(Sandbox(store=store)) as client:
             _, bought = buy_first(client)
-            answers.append((bought.content, client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).content))
+            answers.append(
+                (bought.content, client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).content)
+            )
     assert answers[0] == answers[1]
 
 
@@ -77,7 +96,10 @@ def test_a_state_file_refuses_another_seed(tmp_path) -> None:
 def test_a_loaded_scenario_is_the_one_a_restart_keeps(tmp_path) -> None:
     path = tmp_path / "state.db"
     with client_for(Sandbox(store=SqliteStore(path))) as client:
-        assert client.post("/__admin/scenario", json={"name": "other", "locations": [{"id": "otherLoc"}]}).status_code == 200
+        assert (
+            client.post("/__admin/scenario", json={"name": "other", "locations": [{"id": "otherLoc"}]}).status_code
+            == 200
+        )
     restarted = Sandbox(store=SqliteStore(path))
     assert restarted.scenario.name == "other"
 

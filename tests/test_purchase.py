@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from helpers import (
-    LEGACY, LOCATION, SOLD, SUSPENDED_LOCATION, SUSPENDED_TOKEN, UK_LOCATION, UK_TOKEN, UNCONNECTED_LOCATION,
-    UNCONNECTED_TOKEN, Api, auth, offered, purchase_body,
+    LEGACY,
+    LOCATION,
+    SOLD,
+    SUSPENDED_LOCATION,
+    SUSPENDED_TOKEN,
+    UK_LOCATION,
+    UK_TOKEN,
+    UNCONNECTED_LOCATION,
+    UNCONNECTED_TOKEN,
+    Api,
+    auth,
+    offered,
+    purchase_body,
 )
 
 
@@ -153,8 +164,9 @@ def test_purchase_needs_a_connected_phone_system(api: Api) -> None:
 def test_purchase_requires_the_write_scope(api: Api, http) -> None:
     found = api.search().json()
     body = purchase_body(found["numbers"][0], found["fingerprintId"])
-    response = http.post(f"/phone-system/numbers/location/{LOCATION}/purchase", json=body,
-                         headers=auth("pit-acme-read-only-00000000002"))
+    response = http.post(
+        f"/phone-system/numbers/location/{LOCATION}/purchase", json=body, headers=auth("pit-acme-read-only-00000000002")
+    )
     assert response.status_code == 401
     assert "phonenumbers.write" in response.json()["message"]
 
@@ -203,6 +215,12 @@ def test_a_replay_at_the_other_version_answers_the_same_purchase_in_its_shape(ap
 
 def test_at_2021_07_28_unknown_body_fields_are_ignored_and_nulls_accepted(api: Api) -> None:
     number = api.search().json()["numbers"][0]
-    body = {"phoneNumber": number["phoneNumber"], "addressSid": None, "bundleSid": None, "fingerprintId": None,
-            "paymentIntentId": "pi_1", "somethingElse": 1}
+    body = {
+        "phoneNumber": number["phoneNumber"],
+        "addressSid": None,
+        "bundleSid": None,
+        "fingerprintId": None,
+        "paymentIntentId": "pi_1",
+        "somethingElse": 1,
+    }
     assert api.purchase(body, version=LEGACY).status_code == 201

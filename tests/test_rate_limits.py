@@ -60,8 +60,11 @@ def test_past_the_burst_a_429_with_retry_after_in_the_error_shape(limited) -> No
     refused = client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth())
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "2" and refused.headers["X-RateLimit-Remaining"] == "0"
-    assert refused.json() == {"statusCode": 429, "message": "Too many requests. Retry after 2 seconds.",
-                              "error": "Too Many Requests"}
+    assert refused.json() == {
+        "statusCode": 429,
+        "message": "Too many requests. Retry after 2 seconds.",
+        "error": "Too Many Requests",
+    }
     clock.now += 2.0  # the window has passed
     assert client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 200
 
@@ -70,7 +73,9 @@ def test_past_the_daily_limit_429_until_tomorrow(limited) -> None:
     client, clock = limited
     for _ in range(5):
         clock.now += 10
-        assert client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code == 200
+        assert (
+            client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth()).status_code == 200
+        )
     clock.now += 10
     refused = client.get("/phone-system/number-pools", params={"locationId": LOCATION}, headers=auth())
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 2
@@ -89,7 +94,7 @@ def test_configured_through_the_admin_api_and_undone_by_reset(http, api: Api) ->
 
 
 def test_the_fixture_switch_per_test(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 
 @pytest.mark.lcphone(rate_limit={"burst": 2, "window_ms": 60000})
@@ -105,9 +110,10 @@ def test_helper(lcphone):
     assert (first.status_code, second.status_code) == (200, 429) and "Retry-After" in second.headers
 
 def test_next_test_is_not_throttled(lcphone):
-    assert all(lcphone.client.get("/phone-system/number-pools", params={"locationId": lcphone.location_id}).status_code == 200
+    pools = "/phone-system/number-pools"
+    assert all(lcphone.client.get(pools, params={"locationId": lcphone.location_id}).status_code == 200
                for _ in range(5))
-''')
+""")
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
 
 
@@ -115,6 +121,7 @@ def test_serve_enforces_with_the_cli_switch(serve) -> None:
     served = serve("--rate-limit", "--rate-limit-burst", "2", "--rate-limit-window-ms", "60000")
     assert any("rate limits  enforced" in line for line in served.banner)
     with httpx.Client(base_url=served.base_url) as client:
-        statuses = [client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth(TOKEN)).status_code
-                    for _ in range(3)]
+        statuses = [
+            client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth(TOKEN)).status_code for _ in range(3)
+        ]
     assert statuses == [200, 200, 429]

@@ -27,7 +27,10 @@ def test_a_shipped_scenario_can_be_named_without_path() -> None:
         ("locations: []", "name"),
         ("name: x\nlocations:\n  - id: a\n  - id: a\n", "appears more than once"),
         ("name: x\nlocations:\n  - id: a/b\n", "locations.0.id"),
-        ("name: x\nlocations:\n  - id: a\n    numbers:\n      - draw: {countryCode: US, numberType: local}\n", "locations.0.numbers.0"),
+        (
+            "name: x\nlocations:\n  - id: a\n    numbers:\n      - draw: {countryCode: US, numberType: local}\n",
+            "locations.0.numbers.0",
+        ),
         ("name: x\nlocations:\n  - id: a\n    tokens:\n      - scopes: [root]\n", "locations.0.tokens.0.scopes.0"),
         ("name: [unclosed", "not valid YAML"),
         ("- just a list", "mapping"),

@@ -106,12 +106,15 @@ def types_found(api: Api, query: str, version: str | None = None, country: str =
     return {n["price"]["number_type"] for n in numbers(response)}
 
 
-@pytest.mark.parametrize("form", [
-    "numberTypes=mobile&numberTypes=tollFree",  # repeated keys: the vendor's Python SDK
-    "numberTypes=mobile,tollFree",  # comma-joined: the description's words
-    "numberTypes[]=mobile&numberTypes[]=tollFree",  # brackets: axios, the vendor's JS SDK
-    "numberTypes=mobile&numberTypes[]=tollFree",  # mixed
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        "numberTypes=mobile&numberTypes=tollFree",  # repeated keys: the vendor's Python SDK
+        "numberTypes=mobile,tollFree",  # comma-joined: the description's words
+        "numberTypes[]=mobile&numberTypes[]=tollFree",  # brackets: axios, the vendor's JS SDK
+        "numberTypes=mobile&numberTypes[]=tollFree",  # mixed
+    ],
+)
 def test_every_wire_form_of_number_types_is_accepted_at_v3(api: Api, form: str) -> None:
     # In GB, mobiles start with 7 and toll-free numbers with 8: each filter finds only what one listed type offers.
     for first_part, kind in (("7", "mobile"), ("8", "tollFree")):
@@ -121,8 +124,14 @@ def test_every_wire_form_of_number_types_is_accepted_at_v3(api: Api, form: str) 
         assert types_found(api, f"{form}&{rest}", version=V3) == {kind}
 
 
-@pytest.mark.parametrize("form", ["numberTypes=mobile,tollFree", "numberTypes=mobile&numberTypes=tollFree",
-                                  "numberTypes[]=mobile&numberTypes[]=tollFree"])
+@pytest.mark.parametrize(
+    "form",
+    [
+        "numberTypes=mobile,tollFree",
+        "numberTypes=mobile&numberTypes=tollFree",
+        "numberTypes[]=mobile&numberTypes[]=tollFree",
+    ],
+)
 def test_every_wire_form_of_number_types_is_accepted_at_2021_07_28(api: Api, form: str) -> None:
     for first_part, kind in (("7", "mobile"), ("8", "tollFree")):
         assert types_found(api, f"{form}&countryCode=GB&firstPart={first_part}", version=LEGACY) == {kind}

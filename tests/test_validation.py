@@ -25,9 +25,18 @@ def test_the_error_is_one_string_in_the_vendors_shape(http) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("smsEnabled", "yes"), ("mmsEnabled", "1"), ("voiceEnabled", ""), ("numberTypes", ""),
-        ("numberTypes", "landline"), ("numberTypes", "local,,mobile"), ("firstPart", "41a"), ("lastPart", "1" * 16),
-        ("anywhere", "+1"), ("countryCode", "ZZ"), ("countryCode", "us"), ("countryCode", "USA"),
+        ("smsEnabled", "yes"),
+        ("mmsEnabled", "1"),
+        ("voiceEnabled", ""),
+        ("numberTypes", ""),
+        ("numberTypes", "landline"),
+        ("numberTypes", "local,,mobile"),
+        ("firstPart", "41a"),
+        ("lastPart", "1" * 16),
+        ("anywhere", "+1"),
+        ("countryCode", "ZZ"),
+        ("countryCode", "us"),
+        ("countryCode", "USA"),
     ],
 )
 def test_each_malformed_search_parameter_is_named(http, name: str, value: str) -> None:
@@ -46,11 +55,19 @@ def test_all_problems_are_listed_at_once(http) -> None:
 @pytest.mark.parametrize(
     ("params", "name"),
     [
-        ({"pageSize": "5000"}, "pageSize"), ({"pageSize": "0"}, "pageSize"), ({"pageSize": "ten"}, "pageSize"),
-        ({"page": "-1"}, "page"), ({"page": "1.5"}, "page"), ({"pageSize": ""}, "pageSize"),
-        ({"skipNumberPool": "no"}, "skipNumberPool"), ({"includeRcsSenderIds": "TRUE "}, "includeRcsSenderIds"),
-        ({"searchFilter": "x" * 101}, "searchFilter"), ({"page": "1e400"}, "page"), ({"pageSize": "2.5"}, "pageSize"),
-        ({"pageSize": "nan"}, "pageSize"), ({"page": "-0.5"}, "page"),
+        ({"pageSize": "5000"}, "pageSize"),
+        ({"pageSize": "0"}, "pageSize"),
+        ({"pageSize": "ten"}, "pageSize"),
+        ({"page": "-1"}, "page"),
+        ({"page": "1.5"}, "page"),
+        ({"pageSize": ""}, "pageSize"),
+        ({"skipNumberPool": "no"}, "skipNumberPool"),
+        ({"includeRcsSenderIds": "TRUE "}, "includeRcsSenderIds"),
+        ({"searchFilter": "x" * 101}, "searchFilter"),
+        ({"page": "1e400"}, "page"),
+        ({"pageSize": "2.5"}, "pageSize"),
+        ({"pageSize": "nan"}, "pageSize"),
+        ({"page": "-0.5"}, "page"),
     ],
 )
 def test_each_malformed_active_numbers_parameter_is_named(http, params: dict, name: str) -> None:
@@ -92,9 +109,15 @@ def test_missing_body_field_is_named(api: Api) -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("phoneNumber", "4155550143"), ("phoneNumber", 14155550143), ("skipLocationKYC", "yes"),
-        ("numberType", {"type": "local"}), ("numberType", "landline"), ("countryCode", "ZZ"),
-        ("fingerprintId", ""), ("addressSid", None), ("locality", ["x"]),
+        ("phoneNumber", "4155550143"),
+        ("phoneNumber", 14155550143),
+        ("skipLocationKYC", "yes"),
+        ("numberType", {"type": "local"}),
+        ("numberType", "landline"),
+        ("countryCode", "ZZ"),
+        ("fingerprintId", ""),
+        ("addressSid", None),
+        ("locality", ["x"]),
     ],
 )
 def test_wrong_body_field_is_named(api: Api, name: str, value) -> None:
@@ -139,8 +162,11 @@ def test_missing_content_type_is_named(http) -> None:
 def test_content_type_with_charset_is_accepted(api: Api, http) -> None:
     import orjson
 
-    response = http.post(PURCHASE, content=orjson.dumps(valid_body(api)),
-                         headers={**auth(), "Content-Type": "application/json; charset=utf-8"})
+    response = http.post(
+        PURCHASE,
+        content=orjson.dumps(valid_body(api)),
+        headers={**auth(), "Content-Type": "application/json; charset=utf-8"},
+    )
     assert response.status_code == 201
 
 
@@ -151,8 +177,10 @@ def test_unknown_paths_get_404_in_the_error_shape(http, method: str, path: str) 
     assert response.json() == {"statusCode": 404, "message": f"Cannot {method} {path}", "error": "Not Found"}
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [("DELETE", ACTIVE, "GET"), ("GET", PURCHASE, "POST"),
-                                                          ("POST", ACTIVE, "GET"), ("TRACE", SEARCH, "GET")])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("DELETE", ACTIVE, "GET"), ("GET", PURCHASE, "POST"), ("POST", ACTIVE, "GET"), ("TRACE", SEARCH, "GET")],
+)
 def test_other_methods_on_known_paths_get_405_with_allow(http, method: str, path: str, allowed: str) -> None:
     response = http.request(method, path, headers=auth())
     assert response.status_code == 405
@@ -184,9 +212,14 @@ def test_a_huge_value_is_quoted_only_in_part(http) -> None:
     assert message.startswith("countryCode:") and len(message) < 400 and "characters" in message
 
 
-@pytest.mark.parametrize(("params", "name"), [({}, "countryCode"), ({"countryCode": "US", "numberTypes": "landline"},
-                                                                     "numberTypes"),
-                                              ({"countryCode": "US", "smsEnabled": "yes"}, "smsEnabled")])
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({}, "countryCode"),
+        ({"countryCode": "US", "numberTypes": "landline"}, "numberTypes"),
+        ({"countryCode": "US", "smsEnabled": "yes"}, "smsEnabled"),
+    ],
+)
 def test_at_2021_07_28_search_parameters_are_checked_against_its_contract(http, params: dict, name: str) -> None:
     found = problems(http.get(SEARCH, params=params, headers=auth(version=LEGACY)))
     assert len(found) == 1 and found[0].startswith(name), found
@@ -194,6 +227,7 @@ def test_at_2021_07_28_search_parameters_are_checked_against_its_contract(http, 
 
 def test_at_2021_07_28_the_purchase_body_needs_only_a_valid_phone_number(http) -> None:
     assert problems(http.post(PURCHASE, json={}, headers=auth(version=LEGACY))) == ["phoneNumber is required"]
-    found = problems(http.post(PURCHASE, json={"phoneNumber": "+1415", "numberType": "landline"},
-                               headers=auth(version=LEGACY)))
+    found = problems(
+        http.post(PURCHASE, json={"phoneNumber": "+1415", "numberType": "landline"}, headers=auth(version=LEGACY))
+    )
     assert [p.split(":")[0] for p in found] == ["numberType", "phoneNumber"]

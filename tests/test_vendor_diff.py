@@ -21,8 +21,9 @@ from mockserver.contract_files import load_contract
 from mockserver.vendor_diff import Deviation, diff, load_deviations
 
 VENDOR = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "vendor"
-needs_vendor = pytest.mark.skipif(not (VENDOR / "phone-system-v3.json").is_file(),
-                                  reason=f"the vendor's documents are not at {VENDOR}")
+needs_vendor = pytest.mark.skipif(
+    not (VENDOR / "phone-system-v3.json").is_file(), reason=f"the vendor's documents are not at {VENDOR}"
+)
 
 
 def run(*args: str, capsys) -> tuple[int, str]:
@@ -60,6 +61,7 @@ def test_every_deviation_names_a_written_decision() -> None:
 
 
 # -- on documents written here ------------------------------------------------------------------------
+
 
 def vendor_copy(version: str = "v3") -> dict[str, Any]:
     """A vendor document identical to our contract of `version` (so that each test changes one thing)."""
@@ -135,8 +137,12 @@ def test_references_into_a_document_beside_it_are_followed(tmp_path: Path) -> No
     (tmp_path / "common").mkdir()
     write(tmp_path / "common", common, "common-schemas.json")
     search = document["paths"]["/phone-system/numbers/location/{locationId}/available"]["get"]
-    search["responses"]["401"] = {"description": "Unauthorized", "content": {"application/json": {
-        "schema": {"$ref": "../common/common-schemas.json#/components/schemas/Error"}}}}
+    search["responses"]["401"] = {
+        "description": "Unauthorized",
+        "content": {
+            "application/json": {"schema": {"$ref": "../common/common-schemas.json#/components/schemas/Error"}}
+        },
+    }
     (tmp_path / "apps").mkdir()
     found = [d.key for d in diff(write(tmp_path / "apps", document), deviations=[]).differences]
     assert "2021-07-28 searchAvailableNumbers response 401 body message: type" in found
@@ -156,7 +162,9 @@ def test_a_listed_difference_passes_and_an_unlisted_one_fails(tmp_path: Path, ca
     assert code == 1 and "NOT LISTED  v3 listActiveNumbers response 200 body data.numbers[].sid: type" in out
     (tmp_path / "listed.yaml").write_text(
         "deviations:\n  - {version: v3, operation: listActiveNumbers, at: 'response 200 body data.numbers[].sid',"
-        " kind: type, decision: D1, reason: a reason long enough to say why this is on purpose}\n", encoding="utf-8")
+        " kind: type, decision: D1, reason: a reason long enough to say why this is on purpose}\n",
+        encoding="utf-8",
+    )
     code, out = run(source, "--deviations", str(tmp_path / "listed.yaml"), capsys=capsys)
     assert code == 0, out
 

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-highlevel = pytest.importorskip("highlevel", reason="the vendor's SDK is not installed: pip install gohighlevel-api-client==3.0.0")
+highlevel = pytest.importorskip(
+    "highlevel", reason="the vendor's SDK is not installed: pip install gohighlevel-api-client==3.0.0"
+)
 from highlevel.error import GHLError  # noqa: E402
 from highlevel.services.phone_system import models  # noqa: E402
 
@@ -31,18 +33,35 @@ def run(coroutine) -> Any:
 
 async def search(sdk, location_id: str, types: list[str], country: str = "GB", first_part: str = "") -> dict[str, Any]:
     return await sdk.phone_system.list_available_numbers_for_a_country(
-        first_part=first_part, last_part="", anywhere="", number_types=types, sms_enabled=False, mms_enabled=False,
-        voice_enabled=False, country_code=country, location_id=location_id)
+        first_part=first_part,
+        last_part="",
+        anywhere="",
+        number_types=types,
+        sms_enabled=False,
+        mms_enabled=False,
+        voice_enabled=False,
+        country_code=country,
+        location_id=location_id,
+    )
 
 
 def purchase_body(number: dict[str, Any], fingerprint: str) -> dict[str, Any]:
     # A dict: the SDK's own PurchasePhoneNumberBodyDto types numberType as an object (a slip, D18), and a
     # pydantic model is not what it sends anyway (it passes the body to httpx as JSON).
-    return {"phoneNumber": number["phoneNumber"], "addressSid": "AD" + "1" * 32, "bundleSid": "BU" + "1" * 32,
-            "countryCode": number["isoCountry"], "numberType": number["price"]["number_type"],
-            "paymentIntentId": "pi_sdk", "stripeAccountId": "acct_sdk", "paymentMethodId": "pm_sdk",
-            "locality": number["locality"] or "", "region": number["region"] or "", "fingerprintId": fingerprint,
-            "skipLocationKYC": False}
+    return {
+        "phoneNumber": number["phoneNumber"],
+        "addressSid": "AD" + "1" * 32,
+        "bundleSid": "BU" + "1" * 32,
+        "countryCode": number["isoCountry"],
+        "numberType": number["price"]["number_type"],
+        "paymentIntentId": "pi_sdk",
+        "stripeAccountId": "acct_sdk",
+        "paymentMethodId": "pm_sdk",
+        "locality": number["locality"] or "",
+        "region": number["region"] or "",
+        "fingerprintId": fingerprint,
+        "skipLocationKYC": False,
+    }
 
 
 def without_slips(data: dict[str, Any]) -> dict[str, Any]:
@@ -51,16 +70,26 @@ def without_slips(data: dict[str, Any]) -> dict[str, Any]:
 
 async def every_call_at_v3(sdk, location_id: str) -> dict[str, Any]:
     """The four SDK methods at v3: a multi-type search, a purchase with its fingerprint, the list, the pools."""
-    mobiles, toll_free = await search(sdk, location_id, ["mobile", "tollFree"], first_part="7"), \
-        await search(sdk, location_id, ["mobile", "tollFree"], first_part="8")
+    mobiles, toll_free = (
+        await search(sdk, location_id, ["mobile", "tollFree"], first_part="7"),
+        await search(sdk, location_id, ["mobile", "tollFree"], first_part="8"),
+    )
     found = await search(sdk, location_id, ["local", "mobile"], country="US")
-    bought = await sdk.phone_system.purchase_number_for_location(location_id, V3, purchase_body(
-        found["numbers"][0], found["fingerprintId"]))
-    listed = await sdk.phone_system.active_numbers(location_id, V3, page_size=10.0, page=0.0,
-                                                   include_rcs_sender_ids=True, skip_number_pool=False)
+    bought = await sdk.phone_system.purchase_number_for_location(
+        location_id, V3, purchase_body(found["numbers"][0], found["fingerprintId"])
+    )
+    listed = await sdk.phone_system.active_numbers(
+        location_id, V3, page_size=10.0, page=0.0, include_rcs_sender_ids=True, skip_number_pool=False
+    )
     pools = await sdk.phone_system.get_number_pool_list(location_id)
-    return {"mobiles": mobiles, "tollFree": toll_free, "found": found, "bought": bought, "listed": listed,
-            "pools": pools}
+    return {
+        "mobiles": mobiles,
+        "tollFree": toll_free,
+        "found": found,
+        "bought": bought,
+        "listed": listed,
+        "pools": pools,
+    }
 
 
 def check_v3_answers(answers: dict[str, Any]) -> None:
@@ -73,15 +102,16 @@ def check_v3_answers(answers: dict[str, Any]) -> None:
     page = models.ListNumbersV3ResponseDto.model_validate(without_slips(listed.data))
     assert data.number in [n.phoneNumber for n in page.numbers] and page.pageSize == 10 and page.isUnderLc is True
     assert page.rcsSenderIds and page.rcsSenderIds[0].numberType == "rcsSenderId"
-    with pytest.raises(Exception):  # the slip is real: the SDK's model refuses the date strings it would get
+    with pytest.raises(ValueError):  # the slip is real: the SDK's model refuses the date strings it would get
         models.ListNumbersV3ResponseDto.model_validate(listed.data)
     assert answers["pools"]["success"] is True and answers["pools"]["total"] == len(answers["pools"]["data"]) == 1
 
 
 async def every_call_at_2021_07_28(sdk, location_id: str) -> dict[str, Any]:
     found = await search(sdk, location_id, ["mobile", "tollFree"], first_part="8")
-    bought = await sdk.phone_system.purchase_number_for_location(location_id, LEGACY, purchase_body(
-        found["numbers"][0], found["fingerprintId"]))
+    bought = await sdk.phone_system.purchase_number_for_location(
+        location_id, LEGACY, purchase_body(found["numbers"][0], found["fingerprintId"])
+    )
     listed = await sdk.phone_system.active_numbers(location_id, LEGACY, page_size=1000.0, skip_number_pool=False)
     pools = await sdk.phone_system.get_number_pool_list(location_id)
     return {"found": found, "bought": bought, "listed": listed, "pools": pools}
@@ -123,6 +153,7 @@ def check_legacy_answers(answers: dict[str, Any], location_id: str) -> None:
 
 
 # -- through the fixture --------------------------------------------------------------------------
+
 
 def test_the_sdk_does_every_call_at_v3_through_the_fixture(lcphone) -> None:
     async def calls() -> dict[str, Any]:
@@ -169,6 +200,7 @@ def test_a_refusal_reaches_the_sdk_in_the_vendors_shape(lcphone) -> None:
 
 
 # -- against lcphone serve ---------------------------------------------------------------------------
+
 
 def test_the_sdk_does_every_call_at_both_versions_against_lcphone_serve(serve) -> None:
     from mockserver.sdk import vendor_sdk

@@ -33,16 +33,25 @@ def js_sdk() -> Path:
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers install it once
         if not (modules / "@gohighlevel" / "api-client" / "package.json").is_file():
-            installed = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(CACHE),
-                                        PACKAGE], capture_output=True, text=True, timeout=300)
+            installed = subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(CACHE), PACKAGE],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             if installed.returncode != 0:
                 pytest.skip(f"npm could not install {PACKAGE}: {installed.stderr.strip()[-300:]}")
     return modules
 
 
 def run_sdk(modules: Path, base_url: str, token: str, location_id: str) -> dict:
-    environment = {**os.environ, "NODE_PATH": str(modules), "LCPHONE_BASE_URL": base_url, "LCPHONE_TOKEN": token,
-                   "LCPHONE_LOCATION": location_id}
+    environment = {
+        **os.environ,
+        "NODE_PATH": str(modules),
+        "LCPHONE_BASE_URL": base_url,
+        "LCPHONE_TOKEN": token,
+        "LCPHONE_LOCATION": location_id,
+    }
     done = subprocess.run(["node", str(SCRIPT)], capture_output=True, text=True, timeout=120, env=environment)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -68,7 +77,9 @@ def test_the_js_sdk_does_every_call_at_both_versions(lcphone, js_sdk: Path) -> N
     account = results["legacyPurchase"]["body"]
     assert account["under_ghl_account"] is True and account["location_id"] == lcphone.location_id
     legacy_active = results["legacyActive"]["body"]
-    assert "isUnderGhl" in legacy_active and set(account["numbers"]) == {n["phoneNumber"] for n in legacy_active["numbers"]}
+    assert "isUnderGhl" in legacy_active and set(account["numbers"]) == {
+        n["phoneNumber"] for n in legacy_active["numbers"]
+    }
     assert results["legacyPools"]["body"]["data"][0]["locationId"] == lcphone.location_id  # its own location (D29)
     versions = {entry.operation_id: entry.version for entry in lcphone.journal if entry.status < 400}
     assert set(versions.values()) <= {V3, LEGACY}

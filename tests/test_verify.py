@@ -1,147 +1,313 @@
-"""`lcphone verify` against a sandbox in another process standing for staging: clean, drifting, unreachable."""
+"""`lcphone verify` against sandboxes that stand for staging: clean, drifting in every known way, set up wrong.
+
+Driven in-process through the command's `transport=` hook (the same code path as the command line, without a
+socket); one subprocess run per exit code shows the installed command behaves the same.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import httpx
 import pytest
 
-TOKEN = "pit-acme-full-access-0000000001"
-LOCATION = "tDtDnQdgm2LXpyiqYvZ6"
+from helpers import LOCATION, POOLS_ONLY_TOKEN, TOKEN, UK_LOCATION, UK_TOKEN
+from mockserver import Sandbox
+from mockserver.cli import build_parser
+from mockserver.transport import SyncASGITransport
+from mockserver.verify_command import run
 
 
-def verify(base_url: str, *args: str, tmp_path=None, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "mockserver.cli", "verify", "--base-url", base_url, "--generated", "3", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+class Run:
+    def __init__(self, code: int, out: str, err: str, report: str, junit: ET.Element | None) -> None:
+        self.code, self.out, self.err, self.report, self.junit = code, out, err, report, junit
 
 
-def credentials() -> list[str]:
-    return ["--token", TOKEN, "--location", LOCATION]
+@pytest.fixture
+def verify(tmp_path: Path, capsys: pytest.CaptureFixture):
+    def call(
+        sandbox: Sandbox | None,
+        *args: str,
+        token: str = TOKEN,
+        location: str = LOCATION,
+        transport: httpx.BaseTransport | None = None,
+    ) -> Run:
+        report, junit = tmp_path / "report.md", tmp_path / "report.xml"
+        parsed = build_parser().parse_args(
+            [
+                "verify",
+                "--base-url",
+                "http://staging.example",
+                "--token",
+                token,
+                "--location",
+                location,
+                "--generated",
+                "2",
+                "--report",
+                str(report),
+                "--junit-xml",
+                str(junit),
+                *args,
+            ]
+        )
+        code = run(parsed, transport=transport or SyncASGITransport(sandbox.app))
+        captured = capsys.readouterr()
+        return Run(
+            code,
+            captured.out,
+            captured.err,
+            report.read_text() if report.exists() else "",
+            ET.parse(junit).getroot() if junit.exists() else None,
+        )
+
+    return call
 
 
-def purchases(base_url: str) -> list[int]:
-    journal = httpx.get(f"{base_url}/__admin/journal").json()["requests"]
-    return [e["status"] for e in journal if e["operationId"] == "purchaseNumber"]
+def purchases(sandbox: Sandbox) -> list[int]:
+    return [e.status for e in sandbox.journal.entries() if e.operation_id == "purchaseNumber" and e.status < 300]
 
 
-def test_a_conforming_target_exits_0_with_a_clean_report(serve, tmp_path) -> None:
-    served = serve()
-    report, junit = tmp_path / "report.md", tmp_path / "report.xml"
-    result = verify(served.base_url, *credentials(), "--report", str(report), "--junit-xml", str(junit))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "conforms to the contract" in result.stdout
-    assert "listActiveNumbers" in result.stdout and "searchAvailableNumbers" in result.stdout  # the summary table
-    text = report.read_text()
-    assert "**verdict:** conforms to the contract" in text and "## Drift" not in text
-    assert "read-only run" in text
-    suite = ET.parse(junit).getroot()
-    assert suite.get("failures") == "0" and int(suite.get("tests")) >= 3
-    assert purchases(served.base_url) == []  # nothing bought without --allow-purchase
-    assert TOKEN not in result.stdout + result.stderr + text + junit.read_text()
+def test_a_conforming_target_exits_0_with_a_report_of_both_versions(verify) -> None:
+    sandbox = Sandbox()
+    result = verify(sandbox)
+    assert result.code == 0, result.out + result.err
+    assert "lcphone verify: conforms to the contract" in result.out
+    assert "Version v3" in result.out and "Version 2021-07-28" in result.out  # each version reported apart
+    report = result.report
+    assert "**verdict:** conforms to the contract" in report and "### Drift" not in report
+    assert "## Version v3" in report and "## Version 2021-07-28" in report
+    # A read-only run says what it left out: the successful purchase, at each version.
+    assert (
+        "| v3 | purchaseNumber | a successful purchase (201 answer) | read-only run (--allow-purchase not given) |"
+        in report
+    )
+    assert "| 2021-07-28 | purchaseNumber | a successful purchase (201 answer) | read-only run" in report
+    assert "| comma | accepts it | 200 |" in report and "| brackets | accepts it | 200 |" in report
+    suite = result.junit
+    assert suite.get("failures") == "0" and int(suite.get("skipped")) >= 2
+    skipped = [c.get("name") for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert "not checked: a successful purchase (201 answer)" in skipped
+    assert purchases(sandbox) == []  # nothing bought without --allow-purchase
+    # Auth was probed on every operation of both versions, and refused.
+    auth = {(e.version, e.operation_id) for e in sandbox.journal.entries() if e.status == 401}
+    assert len(auth) == 8
+    assert TOKEN not in result.out + result.err + report + ET.tostring(suite, encoding="unicode")
 
 
-@pytest.mark.parametrize(
-    ("drift", "extra_args", "named"),
-    [
-        ("legacy-names", [], "legacy field `isUnderGhl`"),
-        ("no-envelope", [], "no v3 envelope"),
-        ("wrong-types", [], "wrong type at `data/total`"),
-        ("slow=400", ["--max-latency", "200", "--budget", "5"], "slow answers"),
-        ("flaky-5xx", [], "undocumented status 503"),
-        ("undocumented-status", ["--allow-purchase"], "undocumented status 200"),
-        ("lax-validation", [], "not enforced: required parameter firstPart left out"),
-        ("no-rate-limit-headers", [], "missing header `X-RateLimit-Remaining`"),
-    ],
-)
-def test_each_drift_exits_1_and_is_named_in_the_report(serve, tmp_path, drift, extra_args, named) -> None:
-    served = serve("--drift", drift)
-    report, junit = tmp_path / "report.md", tmp_path / "report.xml"
-    result = verify(served.base_url, *credentials(), "--report", str(report), "--junit-xml", str(junit), *extra_args)
-    assert result.returncode == 1, result.stdout + result.stderr
-    text = report.read_text()
-    assert named in text and named in result.stdout
-    assert "Bearer ****" in text and TOKEN not in text  # reproducing curl lines, token masked
-    suite = ET.parse(junit).getroot()
-    assert int(suite.get("failures")) >= 1
-    assert any(named in (case.get("name") or "") for case in suite.iter("testcase"))
+DRIFTS = [
+    ("legacy-names", [], "legacy field `isUnderGhl`"),
+    ("no-envelope", [], "no v3 envelope"),
+    ("wrong-types", [], "wrong type at `data/pageSize`"),
+    ("lax-validation", [], "not enforced: required parameter"),
+    ("no-rate-limit-headers", [], "missing header `X-RateLimit-Remaining`"),
+    ("flaky-5xx", [], "undocumented status 503"),
+    ("slow=15", ["--max-latency", "5", "--api-version", "v3"], "slow answers"),
+    ("undocumented-status", ["--allow-purchase"], "undocumented status 200"),
+    ("double-sell", ["--allow-purchase", "--max-purchases", "2"], "a sold number was sold again"),
+    ("legacy-purchase", ["--allow-purchase"], "legacy field `under_ghl_account`"),
+    ("no-auth", [], "not enforced: auth: no token"),
+    ("any-location", ["--other-location", UK_LOCATION], "not enforced: auth: another location's"),
+    (
+        "no-scopes",
+        ["--limited-token", POOLS_ONLY_TOKEN, "--limited-token-scopes", "numberpools.read"],
+        "not enforced: auth: a token without the scope",
+    ),
+]
 
 
-def test_each_drift_is_listed_once(serve, tmp_path) -> None:
-    served = serve("--drift", "legacy-names")
-    report = tmp_path / "report.md"
-    verify(served.base_url, *credentials(), "--report", str(report))
-    text = report.read_text()
-    assert text.count("#### legacy field `isUnderGhl`") == 1
-    assert "missing field" not in text  # the renamed field is one drift, not two
+@pytest.mark.parametrize(("drift", "args", "named"), DRIFTS, ids=[d[0] for d in DRIFTS])
+def test_every_drift_mode_is_caught(verify, drift: str, args: list[str], named: str) -> None:
+    result = verify(Sandbox(drift=[drift]), *args)
+    assert result.code == 1, result.out + result.err
+    assert named in result.out, result.out
+    assert named in result.report and "curl" in result.report
+    assert int(result.junit.get("failures")) >= 1
 
 
-def test_extra_fields_are_noted_but_not_drift(serve, tmp_path) -> None:
-    served = serve("--drift", "extra-fields")
-    report = tmp_path / "report.md"
-    result = verify(served.base_url, *credentials(), "--report", str(report))
-    assert result.returncode == 0, result.stdout
-    assert "## Notes (not drift)" in report.read_text() and "extra field `x_trace`" in report.read_text()
+@pytest.mark.parametrize("drift", ["extra-fields", "shuffled-keys"])
+def test_what_clients_must_ignore_is_not_drift(verify, drift: str) -> None:
+    result = verify(Sandbox(drift=[drift]))
+    assert result.code == 0, result.out
+    if drift == "extra-fields":
+        assert "extra field `data/x_trace`" in result.out and "## Notes (not drift)" in result.report
 
 
-def test_an_unreachable_target_exits_2() -> None:
-    result = verify("http://127.0.0.1:9", *credentials())
-    assert result.returncode == 2
-    assert "could not reach" in result.stdout
+def test_the_checks_of_a_clean_sandbox_that_every_mode_needs_pass(verify) -> None:
+    # The options the drift modes need find nothing on a sandbox that does not drift.
+    result = verify(
+        Sandbox(),
+        "--allow-purchase",
+        "--max-purchases",
+        "2",
+        "--other-location",
+        UK_LOCATION,
+        "--limited-token",
+        POOLS_ONLY_TOKEN,
+        "--limited-token-scopes",
+        "numberpools.read",
+    )
+    assert result.code == 0, result.out + result.err
+    assert "purchased:" in result.out and "again" not in result.out.split("purchased:")[1]
+    assert "a successful purchase" not in result.report  # nothing left unchecked there
 
 
-def test_a_refused_token_exits_2(serve) -> None:
-    served = serve()
-    result = verify(served.base_url, "--token", "not-a-token", "--location", LOCATION)
-    assert result.returncode == 2
-    assert "401" in result.stdout
+def test_a_token_of_another_location_cannot_run(verify) -> None:
+    result = verify(Sandbox(), token=UK_TOKEN)
+    assert result.code == 2
+    [line] = [line for line in result.err.splitlines() if line.startswith("lcphone verify: could not run")]
+    assert "does not reach location tDtDnQdgm2LXpyiqYvZ6" in line and "403" in line and "pit-****" in line
+    assert "DRIFT" not in result.out
 
 
-def test_missing_credentials_exit_2_and_say_which() -> None:
-    result = verify("http://127.0.0.1:9")
-    assert result.returncode == 2 and "--token" in result.stderr and "--location" in result.stderr
+def test_a_token_without_the_read_scopes_is_exit_2_unless_skipped_on_purpose(verify) -> None:
+    result = verify(Sandbox(), token=POOLS_ONLY_TOKEN)
+    assert result.code == 2, result.out
+    assert "lacks scope phonenumbers.read" in result.err and "searchAvailableNumbers" in result.err
+    assert "| v3 | listActiveNumbers | example request | the token lacks scope phonenumbers.read |" in result.report
+    skipped = verify(
+        Sandbox(),
+        "--skip-operation",
+        "searchAvailableNumbers",
+        "--skip-operation",
+        "listActiveNumbers",
+        "--skip-operation",
+        "purchaseNumber",
+        token=POOLS_ONLY_TOKEN,
+    )
+    assert skipped.code == 0, skipped.out + skipped.err
+    assert "skipped on purpose (--skip-operation)" in skipped.report
 
 
-def test_credentials_from_the_environment(serve) -> None:
-    served = serve()
-    import os
-
-    env = {**os.environ, "LCPHONE_TOKEN": TOKEN, "LCPHONE_LOCATION": LOCATION}
-    result = verify(served.base_url, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_purchases_only_when_allowed_and_at_most_max(serve) -> None:
-    served = serve()
-    result = verify(served.base_url, *credentials(), "--allow-purchase", "--max-purchases", "2")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "PURCHASES ALLOWED" in result.stderr and "BUY up to 2" in result.stderr
-    assert purchases(served.base_url) == [201, 201]
-    assert "purchased: +" in result.stdout
+def test_a_token_without_any_scope_or_unknown_cannot_run(verify) -> None:
+    sandbox = Sandbox()
+    scopeless = sandbox.mint_token(LOCATION, []).value
+    for token in (scopeless, "not-a-token"):
+        result = verify(sandbox, token=token)
+        assert result.code == 2
+        assert "every check answered 401" in result.err
 
 
-def test_a_zero_purchase_budget_buys_nothing(serve) -> None:
-    served = serve()
-    verify(served.base_url, *credentials(), "--allow-purchase", "--max-purchases", "0")
-    assert purchases(served.base_url) == []
+def test_an_unreachable_target_cannot_run(verify) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    result = verify(None, transport=httpx.MockTransport(refuse))
+    assert result.code == 2 and "could not reach http://staging.example" in result.err
 
 
-def test_the_nightly_workflow_runs_verify_read_only_from_secrets() -> None:
-    import pathlib
+def test_a_form_of_number_types_the_target_refuses_is_drift(verify) -> None:
+    sandbox = Sandbox()
+    inner = SyncASGITransport(sandbox.app)
 
-    import yaml
+    class NoBrackets(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if "numberTypes%5B%5D" in str(request.url):
+                return httpx.Response(
+                    400,
+                    json={"statusCode": 400, "message": "numberTypes must be a string", "error": "Bad Request"},
+                    headers={"X-RateLimit-Remaining": "1"},
+                )
+            return inner.handle_request(request)
 
-    from mockserver.cli import build_parser
+    result = verify(None, transport=NoBrackets())
+    assert result.code == 1
+    assert "wire form refused: brackets" in result.out and "| brackets | refuses it | 400 |" in result.report
 
-    workflow = yaml.safe_load((pathlib.Path(__file__).parents[1] / ".github/workflows/nightly-verify.yml").read_text())
-    steps = workflow["jobs"]["verify"]["steps"]
-    step = next(s for s in steps if "lcphone verify" in s.get("run", ""))
-    assert set(step["env"]) == {"LCPHONE_BASE_URL", "LCPHONE_TOKEN", "LCPHONE_LOCATION"}
-    assert all(value.startswith("${{ secrets.") for value in step["env"].values())
-    arguments = step["run"].split()[1:]
-    parsed = build_parser().parse_args(arguments)
-    assert parsed.report and parsed.junit_xml and not parsed.allow_purchase
-    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
-    assert "verify-report.md" in upload["with"]["path"] and upload["if"] == "always()"
+
+def test_an_unwritable_report_is_found_before_the_first_request(tmp_path: Path, capsys) -> None:
+    sandbox = Sandbox()
+    for option in ("--report", "--junit-xml"):
+        parsed = build_parser().parse_args(
+            [
+                "verify",
+                "--base-url",
+                "http://x",
+                "--token",
+                TOKEN,
+                "--location",
+                LOCATION,
+                option,
+                str(tmp_path / "nodir" / "r.md"),
+            ]
+        )
+        assert run(parsed, transport=SyncASGITransport(sandbox.app)) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"lcphone verify: could not run: {option}") and "does not exist" in line
+    assert sandbox.journal.entries() == []
+
+
+def test_its_own_failure_is_never_drift(verify, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockserver.verify import runner
+
+    def broken(self, version):
+        raise KeyError("a bug in verify")
+
+    monkeypatch.setattr(runner.Verifier, "plan", broken)
+    result = verify(Sandbox())
+    assert result.code == 2
+    assert (
+        result.err.strip().splitlines()[-1]
+        == "lcphone verify: could not run: internal error: KeyError: 'a bug in verify'"
+    )
+
+
+def test_missing_settings_say_which(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LCPHONE_BASE_URL", "LCPHONE_TOKEN", "LCPHONE_LOCATION"):
+        monkeypatch.delenv(name, raising=False)
+    assert run(build_parser().parse_args(["verify", "--base-url", "http://x"])) == 2
+    assert "missing --token, --location" in capsys.readouterr().err
+
+
+def test_one_version_only(verify) -> None:
+    result = verify(Sandbox(), "--api-version", "2021-07-28")
+    assert result.code == 0
+    assert "## Version 2021-07-28" in result.report and "## Version v3" not in result.report
+
+
+def test_purchases_are_made_only_when_allowed_and_checked_at_each_version(verify) -> None:
+    sandbox = Sandbox()
+    result = verify(sandbox, "--allow-purchase")
+    assert result.code == 0, result.out
+    assert purchases(sandbox) == [201, 201]  # one per version
+    assert "(v3)" in result.out and "(2021-07-28)" in result.out
+
+
+# -- the installed command, one run per exit code ----------------------------------------------------------
+
+
+def command(base_url: str, *args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mockserver.cli",
+            "verify",
+            "--base-url",
+            base_url,
+            "--generated",
+            "1",
+            "--token",
+            TOKEN,
+            "--location",
+            LOCATION,
+            "--report",
+            str(tmp_path / "r.md"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_exits_0_1_and_2(serve, tmp_path: Path) -> None:
+    clean = command(serve().base_url, tmp_path=tmp_path)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    drifting = command(serve("--drift", "legacy-names").base_url, tmp_path=tmp_path)
+    assert drifting.returncode == 1 and "legacy field `isUnderGhl`" in drifting.stdout
+    unreachable = command("http://127.0.0.1:9", tmp_path=tmp_path)
+    assert unreachable.returncode == 2 and "could not reach" in unreachable.stderr

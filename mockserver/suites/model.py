@@ -50,25 +50,39 @@ class PhoneApi:
     client: httpx.Client
 
     def search(self, account: Account, country: str, types: list[str], sms: bool, voice: bool) -> httpx.Response:
-        params = {"firstPart": "", "lastPart": "", "anywhere": "", "numberTypes": ",".join(types),
-                  "smsEnabled": str(sms).lower(), "mmsEnabled": "false", "voiceEnabled": str(voice).lower(),
-                  "countryCode": country}
-        return self.client.get(f"/phone-system/numbers/location/{account.location_id}/available", params=params,
-                               headers=self._auth(account))
+        params = {
+            "firstPart": "",
+            "lastPart": "",
+            "anywhere": "",
+            "numberTypes": ",".join(types),
+            "smsEnabled": str(sms).lower(),
+            "mmsEnabled": "false",
+            "voiceEnabled": str(voice).lower(),
+            "countryCode": country,
+        }
+        return self.client.get(
+            f"/phone-system/numbers/location/{account.location_id}/available",
+            params=params,
+            headers=self._auth(account),
+        )
 
     def purchase(self, account: Account, body: dict[str, Any]) -> httpx.Response:
-        return self.client.post(f"/phone-system/numbers/location/{account.location_id}/purchase", json=body,
-                                headers=self._auth(account))
+        return self.client.post(
+            f"/phone-system/numbers/location/{account.location_id}/purchase", json=body, headers=self._auth(account)
+        )
 
-    def active_page(self, account: Account, page: int, page_size: int, skip_pool: bool = False,
-                    version: str = "v3") -> httpx.Response:
-        params = {"page": page, "pageSize": page_size, "skipNumberPool": str(skip_pool).lower()}
-        return self.client.get(f"/phone-system/numbers/location/{account.location_id}", params=params,
-                               headers=self._auth(account, version))
+    def active_page(
+        self, account: Account, page: int, page_size: int, skip_pool: bool = False, version: str = "v3"
+    ) -> httpx.Response:
+        params: dict[str, str | int] = {"page": page, "pageSize": page_size, "skipNumberPool": str(skip_pool).lower()}
+        return self.client.get(
+            f"/phone-system/numbers/location/{account.location_id}", params=params, headers=self._auth(account, version)
+        )
 
     def pools(self, account: Account) -> httpx.Response:
-        return self.client.get("/phone-system/number-pools", params={"locationId": account.location_id},
-                               headers=self._auth(account))
+        return self.client.get(
+            "/phone-system/number-pools", params={"locationId": account.location_id}, headers=self._auth(account)
+        )
 
     def all_active(self, account: Account, skip_pool: bool = False, version: str = "v3") -> list[str]:
         """Every active number, at either version: one state, two shapes."""
@@ -87,10 +101,17 @@ class PhoneApi:
 def purchase_body(offer: Offer, fingerprint_id: str) -> dict[str, Any]:
     number = offer.number
     return {
-        "phoneNumber": number["phoneNumber"], "countryCode": number["isoCountry"],
-        "numberType": number["price"]["number_type"], "addressSid": ADDRESS_SID, "bundleSid": BUNDLE_SID,
-        "skipLocationKYC": False, "paymentIntentId": "pi_model", "stripeAccountId": "acct_model",
-        "paymentMethodId": "pm_model", "locality": number["locality"] or "", "region": number["region"] or "",
+        "phoneNumber": number["phoneNumber"],
+        "countryCode": number["isoCountry"],
+        "numberType": number["price"]["number_type"],
+        "addressSid": ADDRESS_SID,
+        "bundleSid": BUNDLE_SID,
+        "skipLocationKYC": False,
+        "paymentIntentId": "pi_model",
+        "stripeAccountId": "acct_model",
+        "paymentMethodId": "pm_model",
+        "locality": number["locality"] or "",
+        "region": number["region"] or "",
         "fingerprintId": fingerprint_id,
     }
 
@@ -128,9 +149,14 @@ def build_machine(target: Target) -> type[RuleBasedStateMachine]:
             return f"model-{id(self)}-{self.fingerprints}"
 
         # -- searching ---------------------------------------------------------
-        @rule(target=offers, account=indexes, country=st.sampled_from(target.countries),
-              types=st.lists(st.sampled_from(NUMBER_TYPES), min_size=1, max_size=3, unique=True),
-              sms=st.booleans(), voice=st.booleans())
+        @rule(
+            target=offers,
+            account=indexes,
+            country=st.sampled_from(target.countries),
+            types=st.lists(st.sampled_from(NUMBER_TYPES), min_size=1, max_size=3, unique=True),
+            sms=st.booleans(),
+            voice=st.booleans(),
+        )
         def search(self, account: int, country: str, types: list[str], sms: bool, voice: bool):
             response = api.search(self.accounts[account], country, types, sms, voice)
             assert response.status_code == 200, response.text
@@ -150,7 +176,9 @@ def build_machine(target: Target) -> type[RuleBasedStateMachine]:
             phone_number = body["phoneNumber"]
             response = api.purchase(self.accounts[offer.account], body)
             if phone_number in self.sold:
-                assert response.status_code == 400, f"{phone_number} was sold twice: {response.status_code} {response.text}"
+                assert response.status_code == 400, (
+                    f"{phone_number} was sold twice: {response.status_code} {response.text}"
+                )
                 assert response.json()["message"] == "Phone number is no longer available", response.text
                 return multiple()
             assert response.status_code == 201, response.text
@@ -167,6 +195,15 @@ def build_machine(target: Target) -> type[RuleBasedStateMachine]:
             response = api.purchase(self.accounts[purchase.account], purchase.body)
             assert response.status_code == 201 and response.content == purchase.answer, response.text
             assert api.all_active(self.accounts[purchase.account]) == before
+
+        @precondition(lambda self: target.can_purchase)
+        @rule(purchase=purchases, account=indexes)
+        def a_sold_number_is_sold_once(self, purchase: Purchase, account: int):
+            body = {**purchase.body, "fingerprintId": self._fresh_fingerprint()}
+            response = api.purchase(self.accounts[account], body)
+            phone_number = body["phoneNumber"]
+            assert response.status_code == 400, f"{phone_number} was sold twice: {response.status_code} {response.text}"
+            assert response.json()["message"] == "Phone number is no longer available", response.text
 
         @precondition(lambda self: target.can_purchase)
         @rule(purchase=purchases, offer=consumes(offers))

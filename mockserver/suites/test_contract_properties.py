@@ -37,7 +37,7 @@ def test_linked_sequences_honour_the_contract(lcphone):
     statuses: set[tuple[str, int]] = set()
     refusals: set[str] = set()
 
-    class FromTheScenario(schema.as_state_machine()):
+    class FromTheScenario(schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             # Every scenario starts from the same state, so that hypothesis can replay it. (A remote
             # target cannot be reset: there, replays see the state earlier scenarios left.)
@@ -52,11 +52,18 @@ def test_linked_sequences_honour_the_contract(lcphone):
             if operation_id == "purchaseNumber" and response.status_code == 400:
                 refusals.add(response.json().get("message", ""))
 
-    run_state_machine_as_test(FromTheScenario, settings=settings(
-        max_examples=budget("LCPHONE_SUITE_EXAMPLES", 25), stateful_step_count=12, deadline=None,
-        suppress_health_check=list(HealthCheck), phases=PHASES,
-        derandomize=True, database=None,
-    ))
+    run_state_machine_as_test(
+        FromTheScenario,
+        settings=settings(
+            max_examples=budget("LCPHONE_SUITE_EXAMPLES", 25),
+            stateful_step_count=12,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=PHASES,
+            derandomize=True,
+            database=None,
+        ),
+    )
     if not lcphone.remote and purchases_allowed(TARGET):
         # The generated sequences must have reached real state changes, not only validation errors.
         assert ("purchaseNumber", 201) in statuses, sorted(statuses, key=str)

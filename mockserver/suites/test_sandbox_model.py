@@ -25,15 +25,24 @@ def test_the_service_behaves_like_its_model(lcphone):
         target.reset()
         return [first, Account(SECOND_LOCATION, lcphone.token_for(SECOND_LOCATION))]
 
-    machine = build_machine(Target(
-        api=PhoneApi(lcphone.make_client()),
-        accounts=accounts,
-        can_purchase=purchases_allowed(target),
-        countries=tuple(stocked_countries(target)),
-        account_count=1 if lcphone.remote else 2,
-    ))
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=budget("LCPHONE_MODEL_EXAMPLES", 15), stateful_step_count=budget("LCPHONE_MODEL_STEPS", 20),
-        deadline=None, suppress_health_check=list(HealthCheck), phases=PHASES,
-        derandomize=True, database=None,
-    ))
+    machine = build_machine(
+        Target(
+            api=PhoneApi(lcphone.make_client()),
+            accounts=accounts,
+            can_purchase=purchases_allowed(target),
+            countries=tuple(stocked_countries(target)),
+            account_count=1 if lcphone.remote else 2,
+        )
+    )
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=budget("LCPHONE_MODEL_EXAMPLES", 15),
+            stateful_step_count=budget("LCPHONE_MODEL_STEPS", 20),
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=PHASES,
+            derandomize=True,
+            database=None,
+        ),
+    )

@@ -31,8 +31,12 @@ class Finding:
     count: int = 1
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return self.operation_id, self.kind, self.subject
+    def version(self) -> str:
+        return self.example.version
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.version, self.operation_id, self.kind, self.subject
 
     @property
     def title(self) -> str:
@@ -52,6 +56,8 @@ TITLES = {
     "slow": "slow answers",
     "extra-field": "extra field `{subject}`",
     "state": "{subject}",
+    "auth-not-enforced": "not enforced: {subject}",
+    "wire-form": "wire form refused: {subject}",
 }
 
 
@@ -70,8 +76,12 @@ def classify(probe: Probe, status: int, problems: list[ResponseProblem], envelop
     envelope_missing = [p for p in problems if p.keyword == "required" and not p.path and p.name in ENVELOPE_FIELDS]
     if enveloped and envelope_missing:
         names = dict.fromkeys(p.name for p in envelope_missing)
-        add("missing-envelope", "envelope", "answers the v3 envelope {status, data, message, statusCode}",
-            "left out " + ", ".join(f"`{name}`" for name in names) + " at the top level")
+        add(
+            "missing-envelope",
+            "envelope",
+            "answers the v3 envelope {status, data, message, statusCode}",
+            "left out " + ", ".join(f"`{name}`" for name in names) + " at the top level",
+        )
     # A legacy name sent in place of its v3 name is one drift (the rename), not two.
     legacy_sent = {(p.path[:-1], RENAMED[p.name]) for p in problems if p.keyword == "not" and p.name in RENAMED}
     for problem in problems:
@@ -80,19 +90,35 @@ def classify(probe: Probe, status: int, problems: list[ResponseProblem], envelop
         if problem.keyword == "required" and (problem.path, problem.name) in legacy_sent:
             continue
         if problem.rule == "status":
-            add("undocumented-status", problem.name, f"documents {', '.join(probe.operation.responses)}",
-                f"answered {status}")
+            add(
+                "undocumented-status",
+                problem.name,
+                f"documents {', '.join(probe.operation.responses)}",
+                f"answered {status}",
+            )
         elif problem.rule == "header":
             add("missing-header", problem.name, f"every answer carries `{problem.name}`", "left it out")
         elif problem.rule in ("content-type", "json"):
             add("content-type", problem.message, "answers application/json", problem.message)
         elif problem.keyword == "not" and problem.name in LEGACY_NAMES:
-            add("legacy-field", problem.name, f"v3 renamed it `{RENAMED[problem.name]}`; `{problem.name}` must not appear",
-                f"sent `{problem.name}`" + (f" instead of `{RENAMED[problem.name]}`"
-                                             if (problem.path[:-1], RENAMED[problem.name]) in legacy_sent else ""))
+            add(
+                "legacy-field",
+                problem.name,
+                f"v3 renamed it `{RENAMED[problem.name]}`; `{problem.name}` must not appear",
+                f"sent `{problem.name}`"
+                + (
+                    f" instead of `{RENAMED[problem.name]}`"
+                    if (problem.path[:-1], RENAMED[problem.name]) in legacy_sent
+                    else ""
+                ),
+            )
         elif problem.keyword in ("type", "const", "enum"):
-            add("wrong-type", _generic_path(problem.path), problem.message.split(": ", 1)[0].replace("body ", "") + " per the schema",
-                problem.message.split(": ", 1)[-1])
+            add(
+                "wrong-type",
+                _generic_path(problem.path),
+                problem.message.split(": ", 1)[0].replace("body ", "") + " per the schema",
+                problem.message.split(": ", 1)[-1],
+            )
         elif problem.keyword == "required" and not (enveloped and envelope_missing):
             where = _generic_path((*problem.path, problem.name))
             add("missing-field", where, f"`{where}` is required", "left it out")
@@ -102,13 +128,47 @@ def classify(probe: Probe, status: int, problems: list[ResponseProblem], envelop
 
 
 def not_enforced(probe: Probe, status: int) -> Finding:
-    return Finding(probe.operation_id, "not-enforced", probe.label, f"refuses it with 400 ({probe.rule})",
-                   f"answered {status}", probe, status)
+    return Finding(
+        probe.operation_id,
+        "not-enforced",
+        probe.label,
+        f"refuses it with 400 ({probe.refusal})",
+        f"answered {status}",
+        probe,
+        status,
+    )
+
+
+def auth_not_enforced(probe: Probe, status: int, expected: int) -> Finding:
+    """A request the service must refuse for who sent it (401 no or bad token, 403 another location) that it
+    answered otherwise: served (2xx) is the worst, but any other answer breaks the rule too."""
+    return Finding(
+        probe.operation_id,
+        "auth-not-enforced",
+        f"{probe.rule} ({probe.label})",
+        f"refuses it with {expected}",
+        f"answered {status}",
+        probe,
+        status,
+    )
+
+
+def wire_form_refused(probe: Probe, status: int) -> Finding:
+    return Finding(
+        probe.operation_id, "wire-form", probe.form, f"accepts {probe.label} (D27)", f"answered {status}", probe, status
+    )
 
 
 def slow(probe: Probe, status: int, elapsed_ms: float, limit_ms: int) -> Finding:
-    return Finding(probe.operation_id, "slow", "latency", f"answers within {limit_ms} ms (verify's --max-latency)",
-                   f"took {elapsed_ms:.0f} ms", probe, status)
+    return Finding(
+        probe.operation_id,
+        "slow",
+        "latency",
+        f"answers within {limit_ms} ms (verify's --max-latency)",
+        f"took {elapsed_ms:.0f} ms",
+        probe,
+        status,
+    )
 
 
 def _object_properties(schema: Schema, instance: Any) -> dict[str, Schema] | None:
@@ -135,7 +195,7 @@ def _object_properties(schema: Schema, instance: Any) -> dict[str, Schema] | Non
 def extra_fields(schema: Schema | None, instance: Any, path: tuple[str, ...] = ()) -> set[str]:
     """Fields of the answer that the schema does not list (allowed, D21, but worth a note)."""
     found: set[str] = set()
-    if isinstance(instance, dict):
+    if isinstance(instance, dict) and schema is not None:
         properties = _object_properties(schema, instance)
         if properties is None:
             return found
@@ -154,7 +214,7 @@ def extra_fields(schema: Schema | None, instance: Any, path: tuple[str, ...] = (
 class Findings:
     """Findings grouped: each (operation, kind, subject) once, with how often it was seen."""
 
-    by_key: dict[tuple[str, str, str], Finding] = field(default_factory=dict)
+    by_key: dict[tuple[str, str, str, str], Finding] = field(default_factory=dict)
 
     def add(self, finding: Finding) -> None:
         existing = self.by_key.get(finding.key)

@@ -75,8 +75,10 @@ AVAILABLE_FRAGMENTS = _FragmentCache()
 
 
 def search_answer(result: SearchResult) -> dict[str, Any]:
-    return {"fingerprintId": result.fingerprint_id,
-            "numbers": [AVAILABLE_FRAGMENTS.get(number) for number in result.numbers]}
+    return {
+        "fingerprintId": result.fingerprint_id,
+        "numbers": [AVAILABLE_FRAGMENTS.get(number) for number in result.numbers],
+    }
 
 
 def number_pool(pool: NumberPool, friendly_names: dict[str, str]) -> dict[str, Any]:

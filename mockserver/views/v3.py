@@ -28,8 +28,12 @@ class V3View:
 
     def purchase(self, receipt: PurchaseReceipt) -> Any:
         account = receipt.account
-        data = {"number": receipt.number, "locationId": account.location_id, "id": account.id,
-                "underLcAccount": account.under_lc}
+        data = {
+            "number": receipt.number,
+            "locationId": account.location_id,
+            "id": account.id,
+            "underLcAccount": account.under_lc,
+        }
         return envelope(data, PURCHASE_MESSAGE, 201)
 
     def active_numbers(self, page: ActiveNumberPage) -> Any:

@@ -1,0 +1,153 @@
+"""What users install is what we test: a fresh virtual environment, the README's install line, and every
+documented command, from a clean copy of the repository (its tracked files only).
+
+The nightly workflow (`.github/workflows/nightly-verify.yml`) is run as written: each `run:` step, in order,
+with the staging secrets pointing at a local sandbox; every step must exit 0 and leave its reports.
+All tests here share one environment, on one xdist worker (`xdist_group`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mockserver.serve_process import ServeProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / ".github" / "workflows" / "nightly-verify.yml"
+VENDOR = ROOT.parent / "shared" / "reference" / "vendor"
+pytestmark = pytest.mark.xdist_group("installed")
+
+
+class Installed:
+    def __init__(self, clone: Path, venv: Path) -> None:
+        self.clone, self.venv = clone, venv
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("LCPHONE_", "PYTEST_", "VIRTUAL_ENV"))}
+        return {
+            **keep,
+            "PATH": f"{self.venv / 'bin'}:{keep.get('PATH', '')}",
+            "VIRTUAL_ENV": str(self.venv),
+            "PYTHONPATH": "",
+            **extra,
+        }
+
+    def shell(self, command: str, timeout: float = 300, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", command],
+            cwd=self.clone,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.environment(**extra),
+        )
+
+
+def tracked_files() -> list[str]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: no clean copy of the repository can be made")
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: no clean copy of the repository can be made")
+    return [name for name in listed.stdout.decode().split("\0") if name]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """A clean copy of the repository and a fresh virtual environment with only the README's install line run."""
+    base = tmp_path_factory.mktemp("installed")
+    clone = base / "lcphone"
+    for name in tracked_files():
+        source, target = ROOT / name, clone / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    return Installed(clone, venv)
+
+
+@pytest.fixture(scope="module")
+def staging() -> Iterator[ServeProcess]:
+    """A sandbox standing for the vendor's staging environment."""
+    with ServeProcess() as process:
+        yield process
+
+
+def secrets(staging: ServeProcess) -> dict[str, str]:
+    return {
+        "LCPHONE_STAGING_URL": staging.base_url,
+        "LCPHONE_STAGING_TOKEN": staging.value("token"),
+        "LCPHONE_STAGING_LOCATION": staging.value("location id"),
+    }
+
+
+def test_the_nightly_workflow_runs_as_written(installed: Installed, staging: ServeProcess) -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    [job] = workflow["jobs"].values()
+    summary = installed.clone / "step-summary.md"
+    values = secrets(staging)
+    ran = []
+    for step in job["steps"]:
+        if "run" not in step:
+            continue  # checkout, setup-python: done by this test; upload-artifact: checked below
+        environment = {
+            name: re.sub(r"\$\{\{\s*secrets\.(\w+)\s*\}\}", lambda m: values[m.group(1)], str(value))
+            for name, value in step.get("env", {}).items()
+        }
+        done = installed.shell(step["run"], GITHUB_STEP_SUMMARY=str(summary), **environment)
+        assert done.returncode == 0, (
+            f"step {step.get('name')!r} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
+        ran.append(step.get("name"))
+    assert len(ran) == 4, ran
+    [upload] = [step for step in job["steps"] if "upload-artifact" in step.get("uses", "")]
+    for report in upload["with"]["path"].split():
+        assert (installed.clone / report).is_file(), f"{report} was not left for the artifact"
+    verify_report = (installed.clone / "verify-report.md").read_text(encoding="utf-8")
+    assert "**verdict:** conforms to the contract" in verify_report
+    assert "lcphone verify report" in summary.read_text(encoding="utf-8")
+    suites = (installed.clone / "suites-report.xml").read_text(encoding="utf-8")
+    assert 'failures="0"' in suites and 'errors="0"' in suites
+
+
+def test_the_documented_commands_run_after_the_one_install_line(installed: Installed, staging: ServeProcess) -> None:
+    if not (installed.venv / "bin" / "lcphone").exists():  # the workflow test installed it; alone, install it
+        assert installed.shell("python -m pip install --quiet .").returncode == 0
+    version = installed.shell("lcphone --version")
+    assert version.returncode == 0 and re.fullmatch(r"lcphone \d+\.\d+\.\d+\s*", version.stdout)
+    for command in ("lcphone --help", "lcphone serve --help", "lcphone verify --help", "lcphone contract diff --help"):
+        assert installed.shell(command).returncode == 0, command
+    drifting = installed.shell(
+        f"lcphone verify --base-url {staging.base_url} --api-version v3 --generated 1",
+        LCPHONE_TOKEN="pit-bright-full-access-000000004",
+        LCPHONE_LOCATION="tDtDnQdgm2LXpyiqYvZ6",
+    )
+    assert drifting.returncode == 2 and "does not reach location" in drifting.stderr  # set-up problems are not drift
+    # The package works from the installed copy: contracts and scenarios ship inside it.
+    shipped = installed.shell(
+        "cd / && python -c 'from mockserver import contract_files as c; print(c.contracts_dir())'"
+    )
+    assert shipped.returncode == 0 and "site-packages/mockserver/contracts" in shipped.stdout
+    # The pytest plugin, through the examples' tests.
+    examples = installed.shell("python -m pytest -q -p no:cacheprovider examples")
+    assert examples.returncode == 0, examples.stdout[-2000:]
+
+
+@pytest.mark.skipif(
+    not (VENDOR / "phone-system-v3.json").is_file(), reason=f"the vendor's documents are not at {VENDOR}"
+)
+def test_contract_diff_runs_after_the_install(installed: Installed) -> None:
+    if not (installed.venv / "bin" / "lcphone").exists():
+        assert installed.shell("python -m pip install --quiet .").returncode == 0
+    done = installed.shell(f"lcphone contract diff {VENDOR / 'phone-system-v3.json'} {VENDOR / 'phone-system.json'}")
+    assert done.returncode == 0, done.stdout + done.stderr
