@@ -93,7 +93,7 @@ def test_the_temporary_state_of_workers_is_removed_when_they_stop(serve) -> None
 
 
 def test_at_the_cap_idle_connections_make_room_and_busy_ones_mean_503(serve) -> None:
-    served = serve("--max-connections", "20", "--header-timeout", "1")
+    served = serve("--max-connections", "20", "--header-timeout", "0.5")
     host, port = "127.0.0.1", int(served.base_url.rsplit(":", 1)[1])
     idle = [socket.create_connection((host, port), timeout=5) for _ in range(20)]
     try:
@@ -104,7 +104,7 @@ def test_at_the_cap_idle_connections_make_room_and_busy_ones_mean_503(serve) -> 
         assert idle[0].recv(100) == b""
         slowloris = socket.create_connection((host, port), timeout=5)
         slowloris.sendall(b"GET / HTTP/1.1\r\n")
-        time.sleep(1.6)  # longer than the header timeout: every silent and every slow connection is closed
+        time.sleep(0.9)  # longer than the header timeout: every silent and every slow connection is closed
         for connection in [*idle, slowloris]:
             connection.settimeout(2)
             assert connection.recv(100) == b""
@@ -114,7 +114,7 @@ def test_at_the_cap_idle_connections_make_room_and_busy_ones_mean_503(serve) -> 
     # Full of requests under way: the newcomer is told to come back.
     slow = (
         f"GET /phone-system/number-pools?locationId={LOCATION} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}"
-        "\r\nX-Lcphone-Fault: latencyMs=2000\r\n\r\n"
+        "\r\nX-Lcphone-Fault: latencyMs=1000\r\n\r\n"
     )
     busy = [socket.create_connection((host, port), timeout=5) for _ in range(20)]
     try:
