@@ -8,7 +8,6 @@ numbers) runs off the event loop.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -19,10 +18,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import admin_validation, errors
+from .admin_access import ADMIN_KEY_HEADER, cross_origin, key_accepted
 from .api import parse_query
 from .errors import ApiError
 from .faults import FaultError, FaultRule
-from .journal import mask
+from .inspector import inspector_routes
 from .rendering import error_response, json_response
 from .scenario import Scenario, ScenarioError
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 ADMIN_PREFIX = "/__admin"
-ADMIN_KEY_HEADER = "X-Admin-Key"
 MAX_ADMIN_BODY = 1024 * 1024
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml"}
 _LENIENT_TYPES = {"", "application/x-www-form-urlencoded"}  # what curl -d sends: read as JSON
@@ -112,46 +111,7 @@ class AdminApi:
         return json_response(200, {"status": "loaded", "scenario": scenario.name})
 
     async def list_locations(self, request: Request) -> Response:
-        return json_response(200, {"locations": await run_in_threadpool(self.locations)})
-
-    def locations(self) -> list[dict[str, Any]]:
-        """Every location with its tokens (the value and a masked form), numbers and pools: the inspector's view."""
-        store = self.sandbox.store
-        with store.transaction():
-            tokens = store.tokens()
-            found = []
-            for location_id in store.location_ids():
-                location = store.get_location(location_id)
-                if location is None:
-                    continue
-                numbers = store.active_numbers(location_id)
-                found.append(
-                    {
-                        "id": location.id,
-                        "name": location.name,
-                        "accountStatus": location.account_status,
-                        "isUnderLc": location.is_under_lc,
-                        "phoneSystemConnected": location.phone_system_connected,
-                        "tokens": [
-                            {"value": t.value, "masked": mask(t.value), "scopes": sorted(t.scopes)}
-                            for t in tokens
-                            if t.location_id == location_id
-                        ],
-                        "numbers": [
-                            {
-                                "phoneNumber": n.phone_number,
-                                "friendlyName": n.friendly_name,
-                                "type": n.type,
-                                "origin": n.origin,
-                            }
-                            for n in numbers
-                        ],
-                        "pools": [
-                            {"id": p.id, "name": p.name, "numbers": list(p.numbers)} for p in store.pools(location_id)
-                        ],
-                    }
-                )
-        return found
+        return json_response(200, {"locations": await run_in_threadpool(self.sandbox.describe_locations)})
 
     async def create_location(self, request: Request) -> Response:
         body = await checked_body(request, "createLocation")
@@ -235,7 +195,6 @@ class AdminApi:
         return json_response(200, policy_to_api(policy))
 
     async def journal(self, request: Request) -> Response:
-        params = request.query_params
         problems = admin_validation.validator("getJournal").check({}, parse_query(request.url.query), {}, None, None)
         if problems.violations:
             raise errors.validation_error([str(v) for v in problems.violations])
@@ -245,12 +204,13 @@ class AdminApi:
             limit=problems.params.get("limit"),
             violations_only=problems.params.get("violations", False),
         )
-        show = params.get("showTokens") == "true"
+        show = problems.params.get("showTokens", False)
         return json_response(
             200,
             {
                 "requests": [entry.to_api(show) for entry in entries],
                 "last": journal.last_sequence,
+                "total": len(journal),
                 "replica": self.sandbox.health()["replica"],
             },
         )
@@ -270,19 +230,14 @@ def policy_to_api(policy) -> dict[str, Any]:
     }
 
 
-def admin_key_accepted(sandbox: Sandbox, request: Request) -> bool:
-    if sandbox.admin_key is None:
-        return True
-    sent = request.headers.get(ADMIN_KEY_HEADER, "")
-    return hmac.compare_digest(sent.encode(), sandbox.admin_key.encode())
-
-
 def _guarded(sandbox: Sandbox, endpoint: Callable[[Request], Awaitable[Response]]):
-    """Checks the admin key (when the sandbox has one) and renders errors like the API's."""
+    """Applies the access rules (`admin_access`) and renders errors like the API's."""
 
     async def guarded(request: Request) -> Response:
         try:
-            if not admin_key_accepted(sandbox, request):
+            if cross_origin(request):
+                raise errors.ApiError(403, "The admin API does not answer pages of another origin.", "Forbidden")
+            if not key_accepted(sandbox.admin_key, request):
                 raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
             return await endpoint(request)
         except ApiError as error:
@@ -311,7 +266,8 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         ("/rate-limits", admin.get_rate_limits, "GET"),
         ("/rate-limits", admin.set_rate_limits, "PUT"),
     ]
-    return [
+    routes = [
         Route(ADMIN_PREFIX + path, endpoint=_guarded(sandbox, endpoint), methods=[method])
         for path, endpoint, method in table
     ]
+    return routes + inspector_routes(sandbox, lambda endpoint: _guarded(sandbox, endpoint))

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from . import errors
 from .admin import ADMIN_PREFIX, admin_routes
 from .api import ApiDispatcher, router
+from .cors import with_cors
 from .errors import ApiError, quoted
 from .faults import FaultMiddleware
 from .rendering import error_response, send_json
@@ -38,7 +39,7 @@ class Synced:
         await self.app(scope, receive, send)
 
 
-def create_app(sandbox: Sandbox) -> Synced:
+def create_app(sandbox: Sandbox):
     def route_error(method: str, path: str, query: bytes, status: int) -> ApiError:
         # An unknown path: 404 "Cannot METHOD /path", the NestJS wording. A known path with another
         # method: 405 with Allow, in the same shape (DECISIONS.md, D23).
@@ -78,4 +79,5 @@ def create_app(sandbox: Sandbox) -> Synced:
     faulty = FaultMiddleware(
         ApiDispatcher(sandbox, admin, unrouted), sandbox.faults, operation_of, list(sandbox.contract.operations)
     )
-    return Synced(faulty, sandbox)
+    app = Synced(faulty, sandbox)
+    return with_cors(app, sandbox.cors_origins) if sandbox.cors_origins else app

@@ -62,6 +62,7 @@ class Sandbox:
         drift: list[str] | tuple[str, ...] | None = None,
         faults: list[str] | tuple[str, ...] | None = None,
         admin_key: str | None = None,
+        cors_origins: tuple[str, ...] = (),
         attach: bool = False,
     ) -> None:
         """A sandbox over `store` (in memory when None).
@@ -74,6 +75,7 @@ class Sandbox:
         self.store: Store = store if store is not None else MemoryStore()
         self.drift = Drift.parse(drift)
         self.admin_key = admin_key  # required on admin requests when set (a sandbox exposed beyond loopback)
+        self.cors_origins = tuple(cors_origins)  # browser apps allowed to call the API
         self.contract = contract_module.load()
         self.seed, self.numbers_per_type = self._identity(seed, numbers_per_type)
         self.catalog = build_catalog(self.seed, self.numbers_per_type)
@@ -252,6 +254,48 @@ class Sandbox:
             "store": store,
             "replica": REPLICA,
         }
+
+    def describe_locations(self) -> list[dict[str, Any]]:
+        """Every location with its tokens (the value and a masked form), numbers and pools: what the admin API's
+        `GET /__admin/locations` and the inspector show."""
+        from .journal import mask
+
+        store = self.store
+        with store.transaction():
+            tokens = store.tokens()
+            found = []
+            for location_id in store.location_ids():
+                location = store.get_location(location_id)
+                if location is None:
+                    continue
+                numbers = store.active_numbers(location_id)
+                found.append(
+                    {
+                        "id": location.id,
+                        "name": location.name,
+                        "accountStatus": location.account_status,
+                        "isUnderLc": location.is_under_lc,
+                        "phoneSystemConnected": location.phone_system_connected,
+                        "tokens": [
+                            {"value": t.value, "masked": mask(t.value), "scopes": sorted(t.scopes)}
+                            for t in tokens
+                            if t.location_id == location_id
+                        ],
+                        "numbers": [
+                            {
+                                "phoneNumber": n.phone_number,
+                                "friendlyName": n.friendly_name,
+                                "type": n.type,
+                                "origin": n.origin,
+                            }
+                            for n in numbers
+                        ],
+                        "pools": [
+                            {"id": p.id, "name": p.name, "numbers": list(p.numbers)} for p in store.pools(location_id)
+                        ],
+                    }
+                )
+        return found
 
     def default_credentials(self) -> tuple[str, str]:
         """(location id, token) of the scenario's first location with a full-access token, minting one if needed."""

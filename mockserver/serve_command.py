@@ -273,6 +273,7 @@ def banner(
             f"  token        {token}",
             f"  inspector    {base_url}/__admin/ui",
             f"  admin API    {base_url}/__admin/health",
+            f"  contracts    {base_url}/openapi.json (each version: {base_url}/__admin/contracts)",
             *extra,
             "Try:",
             f"  {curl}",

@@ -85,6 +85,7 @@ def build_sandbox(settings: ServeSettings, attach: bool = False):
             rate_limits=RateLimitPolicy(**settings.rate_limit),
             admin_key=settings.admin_key,
             numbers_per_type=settings.numbers_per_type,
+            cors_origins=settings.cors_origins,
             attach=attach,
         )
     except BaseException:

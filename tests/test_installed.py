@@ -138,6 +138,17 @@ def check_the_documented_commands(installed: Installed, staging: ServeProcess) -
         "cd / && python -c 'from mockserver import contract_files as c; print(c.contracts_dir())'"
     )
     assert shipped.returncode == 0 and "site-packages/mockserver/contracts" in shipped.stdout
+    # So do the inspector's page and assets, and the contracts it serves.
+    inspector = installed.shell(
+        "cd / && python -c '"
+        "import httpx, mockserver, mockserver.transport as t;"
+        'c = httpx.Client(transport=t.SyncASGITransport(mockserver.Sandbox().app), base_url="http://127.0.0.1");'
+        'page, icon, v3 = c.get("/__admin/ui"), c.get("/favicon.ico"), c.get("/openapi.json");'
+        'print(page.status_code, "poll()" in page.text, "--accent" in page.text, icon.status_code,'
+        ' v3.json()["info"]["version"])'
+        "'"
+    )
+    assert inspector.stdout.split() == ["200", "True", "True", "200", "v3"], inspector.stdout + inspector.stderr
     # The pytest plugin, through the examples' tests.
     examples = installed.shell("python -m pytest -q -p no:cacheprovider examples")
     assert examples.returncode == 0, examples.stdout[-2000:]

@@ -1,0 +1,187 @@
+// The lcphone inspector: a live journal, and the admin actions. Plain JavaScript, no dependencies.
+"use strict";
+(() => {
+  const csrf = document.querySelector('meta[name="lcphone-csrf"]').content;
+  const base = document.querySelector('meta[name="lcphone-base"]').content;
+  const table = document.querySelector("#journal-table tbody");
+  const state = { last: 0, total: 0, entries: [], open: new Set(), showTokens: false };
+  const filters = {
+    location: document.getElementById("filter-location"),
+    operation: document.getElementById("filter-operation"),
+    violations: document.getElementById("filter-violations"),
+    tokens: document.getElementById("show-tokens"),
+  };
+
+  async function call(method, path, body, contentType) {
+    const headers = { "X-Lcphone-Csrf": csrf };
+    if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
+    const response = await fetch(path, { method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)) });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.message || `${response.status}`);
+    return answer;
+  }
+
+  function say(text, error) {
+    const box = document.getElementById("message");
+    box.textContent = text;
+    box.className = error ? "error" : "";
+    box.style.display = "block";
+  }
+
+  function remember(text) { sessionStorage.setItem("lcphone-message", text); location.reload(); }
+  const kept = sessionStorage.getItem("lcphone-message");
+  if (kept) { sessionStorage.removeItem("lcphone-message"); say(kept); }
+
+  function shellQuote(text) { return "'" + String(text).replace(/'/g, "'\\''") + "'"; }
+
+  function curl(entry) {
+    const request = entry.request || {};
+    const parts = ["curl -s -X " + entry.method];
+    if (request.token) parts.push("-H " + shellQuote("Authorization: Bearer " + request.token));
+    if (request.version) parts.push("-H " + shellQuote("Version: " + request.version));
+    if (request.body !== null && request.body !== undefined) {
+      parts.push("-H " + shellQuote("Content-Type: " + (request.contentType || "application/json")));
+      parts.push("-d " + shellQuote(request.body));
+    }
+    parts.push(shellQuote(base + entry.path + (entry.query ? "?" + entry.query : "")));
+    return parts.join(" ");
+  }
+
+  function cell(row, text, className) {
+    const td = row.insertCell();
+    td.textContent = text;
+    if (className) td.className = className;
+    return td;
+  }
+
+  function visible(entry) {
+    if (filters.violations.checked && entry.conforms) return false;
+    if (filters.location.value && entry.locationId !== filters.location.value) return false;
+    if (filters.operation.value && (entry.operationId || "") !== filters.operation.value) return false;
+    return true;
+  }
+
+  function render() {
+    const rows = document.createDocumentFragment();
+    const shown = state.entries.filter(visible).slice(-500).reverse();
+    for (const entry of shown) {
+      const row = document.createElement("tr");
+      row.className = "entry" + (entry.conforms ? "" : " broken");
+      row.dataset.sequence = entry.sequence;
+      cell(row, new Date(entry.at * 1000).toLocaleTimeString(), "muted mono");
+      cell(row, entry.method, "mono");
+      cell(row, entry.path + (entry.query ? "?" + entry.query : ""), "mono path");
+      cell(row, entry.version || "", "muted");
+      cell(row, String(entry.status), entry.status >= 500 ? "bad" : entry.status >= 400 ? "warn" : "ok");
+      const verdict = cell(row, "");
+      const badge = document.createElement("span");
+      badge.className = "badge " + (entry.conforms ? "ok" : "bad");
+      badge.textContent = entry.conforms ? "kept the contract" : `broke it (${entry.violations.length})`;
+      verdict.appendChild(badge);
+      rows.appendChild(row);
+      if (state.open.has(entry.sequence)) rows.appendChild(details(entry));
+    }
+    table.replaceChildren(rows);
+    if (state.entries.length && !performance.getEntriesByName("journal-shown").length) performance.mark("journal-shown");
+    document.getElementById("journal-count").textContent =
+      `${state.total} request(s) held by the sandbox; ${shown.length} shown` +
+      (state.total > state.entries.length ? ` (the newest ${state.entries.length} loaded)` : "");
+  }
+
+  function details(entry) {
+    const row = document.createElement("tr");
+    row.className = "details";
+    const td = row.insertCell();
+    td.colSpan = 6;
+    for (const violation of entry.violations) {
+      const line = document.createElement("div");
+      line.className = "violation";
+      line.innerHTML = '<span class="bad"></span> <span class="muted"></span> <code></code>';
+      line.children[0].textContent = `${violation.field}: ${violation.message}`;
+      line.children[1].textContent = `[${violation.rule}] contract:`;
+      line.children[2].textContent = violation.contract;
+      td.appendChild(line);
+    }
+    if (!entry.violations.length) td.insertAdjacentHTML("beforeend", '<div class="ok">No rule of the contract broken.</div>');
+    const command = document.createElement("pre");
+    command.className = "curl";
+    command.textContent = curl(entry);
+    const copy = document.createElement("button");
+    copy.textContent = "copy curl";
+    copy.addEventListener("click", (event) => { event.stopPropagation(); navigator.clipboard?.writeText(command.textContent); });
+    td.append(command, copy);
+    return row;
+  }
+
+  table.addEventListener("click", (event) => {
+    const row = event.target.closest("tr.entry");
+    if (!row) return;
+    const sequence = Number(row.dataset.sequence);
+    state.open.has(sequence) ? state.open.delete(sequence) : state.open.add(sequence);
+    render();
+  });
+
+  async function poll() {
+    try {
+      const query = `after=${state.last}&limit=500` + (state.showTokens ? "&showTokens=true" : "");
+      const answer = await call("GET", `/__admin/journal?${query}`);
+      if (answer.last < state.last) { state.entries = []; state.open.clear(); }  // a reset started it over
+      if (answer.requests.length || answer.last < state.last || answer.total !== state.total) {
+        state.entries = state.entries.concat(answer.requests).slice(-10000);
+        state.total = answer.total;
+        render();
+      }
+      state.last = answer.last;
+      document.getElementById("journal-state").textContent = "live";
+    } catch (error) {
+      document.getElementById("journal-state").textContent = "not reachable: " + error.message;
+    }
+    setTimeout(poll, 400);
+  }
+
+  for (const control of [filters.location, filters.operation, filters.violations]) control.addEventListener("change", render);
+  filters.tokens.addEventListener("change", () => {
+    state.showTokens = filters.tokens.checked; state.last = 0; state.entries = []; render();
+  });
+
+  function on(id, handler) {
+    const element = document.getElementById(id);
+    element.addEventListener(element.tagName === "FORM" ? "submit" : "click", async (event) => {
+      event.preventDefault();
+      try { await handler(element); } catch (error) { say(error.message, true); }
+    });
+  }
+
+  on("reset", async () => { await call("POST", "/__admin/reset"); remember("The sandbox is back to its scenario."); });
+  on("clear-faults", async () => { await call("DELETE", "/__admin/faults"); remember("No fault is in force."); });
+  on("clear-journal", async () => {
+    await call("DELETE", "/__admin/journal"); state.entries = []; state.total = 0; render();
+  });
+  on("fault-form", async (form) => {
+    const data = new FormData(form);
+    const rule = { operationId: data.get("operationId") };
+    if (data.get("status")) rule.status = Number(data.get("status"));
+    if (data.get("latencyMs")) rule.latencyMs = Number(data.get("latencyMs"));
+    if (data.get("drop")) rule.drop = true;
+    if (data.get("times")) rule.times = Number(data.get("times"));
+    await call("POST", "/__admin/faults", rule);
+    remember("Fault added.");
+  });
+  on("token-form", async (form) => {
+    const data = new FormData(form);
+    const scopes = data.getAll("scopes");
+    const answer = await call("POST", "/__admin/tokens", { locationId: data.get("locationId"), scopes });
+    remember(`Token for ${answer.locationId}: ${answer.token}`);
+  });
+  on("scenario-form", async (form) => {
+    const file = form.querySelector('input[type="file"]').files[0];
+    const text = file ? await file.text() : form.querySelector("textarea").value;
+    const answer = await call("POST", "/__admin/scenario", text, "application/yaml");
+    remember(`Scenario ${answer.scenario} loaded.`);
+  });
+  document.querySelectorAll("button[data-copy]").forEach((button) =>
+    button.addEventListener("click", () => navigator.clipboard?.writeText(button.dataset.copy)));
+
+  poll();
+})();
