@@ -17,7 +17,7 @@ from . import errors
 from .admin import ADMIN_PREFIX, admin_routes
 from .api import ApiDispatcher, router
 from .cors import with_cors
-from .errors import ApiError, quoted
+from .errors import ApiError, StoreUnavailable, quoted
 from .faults import FaultMiddleware
 from .rendering import error_response, send_json
 from .request_validation import route_violation
@@ -35,7 +35,10 @@ class Synced:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            self.sandbox.sync()
+            try:
+                self.sandbox.sync()
+            except StoreUnavailable:
+                pass  # served with the settings last read; what needs the store answers 503 itself
         await self.app(scope, receive, send)
 
 
@@ -60,6 +63,8 @@ def create_app(sandbox: Sandbox):
         )
 
     async def crash(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ApiError):  # the store unavailable (503) under a page that is not the admin API's
+            return error_response(exc)
         # A crash is a sandbox bug: answer in the vendor's shape and keep it for the test that caused it.
         sandbox.crashes.append(exc)
         return error_response(errors.error_for_status(500, "Internal server error"))

@@ -43,6 +43,26 @@ class ApiError(Exception):
         return body
 
 
+class StoreUnavailable(ApiError):
+    """The state store cannot be reached right now (PostgreSQL restarting or unreachable, a timeout).
+
+    Answered 503 in the error shape with `Retry-After` (DECISIONS.md, D34); `detail` says why, for logs and the
+    health check. Nothing was acknowledged: a client that retries a purchase with its fingerprint is safe.
+    """
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(
+            503,
+            f"The sandbox's state store is unavailable; retry after {retry_after} second(s).",
+            "Service Unavailable",
+            {"Retry-After": str(retry_after)},
+        )
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
+
+
 def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
 

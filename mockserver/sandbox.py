@@ -73,6 +73,7 @@ class Sandbox:
         settings a reset restores.
         """
         self.store: Store = store if store is not None else MemoryStore()
+        self.attached = attach  # joined a state already set up, changing nothing at start
         self.drift = Drift.parse(drift)
         self.admin_key = admin_key  # required on admin requests when set (a sandbox exposed beyond loopback)
         self.cors_origins = tuple(cors_origins)  # browser apps allowed to call the API

@@ -18,7 +18,7 @@ from typing import Any
 from .contract_files import LATEST
 from .drift import DRIFT_MODES
 from .protection import DEFAULT_HEADER_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
-from .sandbox import DEFAULT_SEED
+from .sandbox import DEFAULT_SEED, REPLICA
 
 MAX_INVENTORY = 100_000
 MAX_WORKERS = 64
@@ -98,6 +98,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="keep all state in this SQLite file, or in PostgreSQL (postgresql://USER@HOST:PORT/DB; "
         "env LCPHONE_STATE keeps a password off the command line): it survives restarts and "
         "is shared by --workers and by replicas",
+    )
+    serve.add_argument(
+        "--state-timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="with PostgreSQL: the longest a request waits on the database before it gets 503 (default 5)",
     )
     serve.add_argument(
         "--workers",
@@ -318,8 +325,7 @@ def _run(args: argparse.Namespace) -> int:
     from .sandbox import StateError
     from .scenario import ScenarioError
     from .serving import MASTER_VARIABLE, SETTINGS_VARIABLE, ServeSettings, build_sandbox, is_loopback
-    from .sqlite_store import StateFileError
-    from .store import StoreUnavailable
+    from .store import StateFileError, StoreUnavailable
 
     loopback = is_loopback(args.host)
     admin_key, generated_key = _admin_key(args, loopback)
@@ -343,6 +349,7 @@ def _run(args: argparse.Namespace) -> int:
             cors_origins=tuple(args.cors_origin),
             max_connections=args.max_connections,
             header_timeout=args.header_timeout,
+            state_timeout=args.state_timeout,
         )
         try:
             sandbox = build_sandbox(settings)  # also prepares the state before any worker starts
@@ -390,6 +397,9 @@ def _serve(
     if settings.state:
         shown = sandbox.store.description
         extra.append(f"  state        {shown}" + (" (temporary)" if temporary_state else ""))
+    if sandbox.store.shared:
+        how = "joined the shared state as it was" if sandbox.attached else "set up the shared state"
+        extra.append(f"  replica      {REPLICA}: {how} (its journal and rate-limit counters are its own)")
     if args.workers > 1:
         extra.append(f"  workers      {args.workers}")
     if settings.admin_key:

@@ -10,6 +10,7 @@ available.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ipaddress
 import os
@@ -40,6 +41,7 @@ class ServeSettings:
     cors_origins: tuple[str, ...] = ()
     max_connections: int = 1000
     header_timeout: float = 10.0
+    state_timeout: float = 5.0  # the longest a request waits on PostgreSQL before a 503
 
     def to_environment(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -57,37 +59,46 @@ class ServeSettings:
         )
 
 
-def open_store(state: str | None):
+def is_postgres_url(state: str) -> bool:
+    return state.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(state: str | None, timeout: float = 5.0):
     """The store a `--state` value names: None for memory, a PostgreSQL URL, or a SQLite file."""
     if not state:
         return None
-    if state.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(state):
         from .postgres_store import PostgresStore
+        from .sandbox import REPLICA
 
-        return PostgresStore(state)
+        return PostgresStore(state, timeout=timeout, name=REPLICA)
     from .sqlite_store import SqliteStore
 
     return SqliteStore(state)
 
 
 def build_sandbox(settings: ServeSettings, attach: bool = False):
+    """The sandbox these settings describe. On a shared store (PostgreSQL), a replica that finds the state
+    already made joins it as it is: its scenario, faults and rate limits are the shared ones."""
     from .rate_limits import RateLimitPolicy
-    from .sandbox import Sandbox
+    from .sandbox import IDENTITY_KEY, Sandbox
 
-    store = open_store(settings.state)
+    store = open_store(settings.state, settings.state_timeout)
     try:
-        return Sandbox(
-            seed=settings.seed,
-            scenario=settings.scenario,
-            store=store,
-            drift=settings.drift,
-            faults=settings.faults,
-            rate_limits=RateLimitPolicy(**settings.rate_limit),
-            admin_key=settings.admin_key,
-            numbers_per_type=settings.numbers_per_type,
-            cors_origins=settings.cors_origins,
-            attach=attach,
-        )
+        with store.exclusive() if store is not None else contextlib.nullcontext():
+            joining = store is not None and store.shared and store.get_meta(IDENTITY_KEY) is not None
+            return Sandbox(
+                seed=settings.seed,
+                scenario=settings.scenario,
+                store=store,
+                drift=settings.drift,
+                faults=settings.faults,
+                rate_limits=RateLimitPolicy(**settings.rate_limit),
+                admin_key=settings.admin_key,
+                numbers_per_type=settings.numbers_per_type,
+                cors_origins=settings.cors_origins,
+                attach=attach or joining,
+            )
     except BaseException:
         if store is not None:
             store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from .models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
+from .store import StateFileError as StateFileError
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -40,10 +41,6 @@ CREATE TABLE IF NOT EXISTS sequences (kind TEXT PRIMARY KEY, value INTEGER NOT N
 _TABLES = ("locations", "tokens", "numbers", "pools", "purchases", "sequences")
 
 
-class StateFileError(ValueError):
-    """A --state path that cannot be a sandbox's state file (a folder, another kind of file, a corrupt database)."""
-
-
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -52,6 +49,7 @@ class SqliteStore:
     """The `Store` interface over one SQLite file (see `store.py`)."""
 
     persistent = True
+    shared = False  # one host: its workers are started by one master, which sets the state up first
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -97,6 +95,9 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return self.transaction()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

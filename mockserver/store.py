@@ -17,16 +17,23 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+from .errors import StoreUnavailable as StoreUnavailable
 from .models import ActiveNumber, Location, NumberPool, PurchaseRecord, Token
 
 
-class StoreUnavailable(RuntimeError):
-    """The store cannot be reached right now (a database restarting): answered 503, retried by the client."""
+class StateFileError(ValueError):
+    """A --state that cannot hold a sandbox's state (a folder, another kind of file or database, a damaged one,
+    another format)."""
 
 
 class Store(Protocol):
     persistent: bool  # whether the state outlives the process
+    shared: bool  # whether other hosts share it: a replica joins the state it finds, changing nothing
     description: str  # for the banner and the health check: "memory", "sqlite:/path", ...
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held while a process sets up or joins the state: the others sharing the store wait."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
     def clear(self) -> None: ...
@@ -56,6 +63,7 @@ class MemoryStore:
     """State in dictionaries, guarded by one re-entrant lock (the sandbox may serve from several threads)."""
 
     persistent = False
+    shared = False
     description = "memory"
 
     def __init__(self) -> None:
@@ -67,6 +75,9 @@ class MemoryStore:
     def transaction(self) -> Iterator[None]:
         with self._lock:
             yield
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return self.transaction()
 
     def clear(self) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ builder) is in `helpers.py`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -15,6 +16,7 @@ from helpers import Api, assert_conforms
 from mockserver import Sandbox
 from mockserver.serve_process import ServeProcess
 from mockserver.transport import SyncASGITransport
+from postgres_cluster import Cluster, NoPostgres
 
 pytest_plugins = ["pytester"]
 
@@ -60,3 +62,29 @@ def serve() -> Iterator[Callable[..., ServeProcess]]:
     for process in started:
         process.kill()
         process.process.communicate()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster (one per test process); skipped, saying why, where none can be started."""
+    try:
+        cluster = Cluster.find()
+    except NoPostgres as why:
+        pytest.skip(str(why))
+    cluster.init().start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Cluster) -> str:
+    """A sandbox of its own on the test cluster: a new schema (lcphone creates it), as in a shared database."""
+    return f"{postgres_cluster.url()}?options=-csearch_path%3Dt_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def persistent_state(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A --state value for each persistent store: a SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.db")
+    return request.getfixturevalue("postgres_url")

@@ -6,6 +6,8 @@ sandbox profile (what the sandbox always sends, D25).
 
 from __future__ import annotations
 
+import itertools
+import threading
 from typing import Any
 
 import httpx
@@ -148,3 +150,28 @@ class Api:
         response = self.active(location, token, pageSize=1000, **params)
         assert response.status_code == 200, response.text
         return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
+
+
+class RoundRobin(httpx.BaseTransport):
+    """Spreads requests over several sandboxes sharing one state, as a load balancer would (one after another)."""
+
+    def __init__(self, base_urls: list[str]) -> None:
+        self.targets = [httpx.URL(url) for url in base_urls]
+        self.transport = httpx.HTTPTransport()
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            target = self.targets[next(self._turn) % len(self.targets)]
+        request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
+        request.headers["host"] = target.netloc.decode("ascii")
+        return self.transport.handle_request(request)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def spread_client(base_urls: list[str], timeout: float = 30) -> httpx.Client:
+    """A client whose requests go to each of `base_urls` in turn."""
+    return httpx.Client(transport=RoundRobin(base_urls), base_url=base_urls[0], timeout=timeout)

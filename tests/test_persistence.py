@@ -1,4 +1,4 @@
-"""State in SQLite: it survives restarts and kill -9, and the file stays sound."""
+"""Persistent state, in SQLite and in PostgreSQL: it survives restarts and kill -9, and stays sound."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth
 from mockserver import Sandbox
 from mockserver.sandbox import StateError
-from mockserver.sqlite_store import SqliteStore
+from mockserver.serving import open_store
 from mockserver.transport import SyncASGITransport
 
 
@@ -49,9 +49,8 @@ def active(client: httpx.Client, location: str = LOCATION, token: str = TOKEN) -
     return [n["phoneNumber"] for n in response.json()["data"]["numbers"]]
 
 
-def test_everything_survives_a_restart(tmp_path) -> None:
-    path = tmp_path / "state.db"
-    first = Sandbox(store=SqliteStore(path))
+def test_everything_survives_a_restart(persistent_state: str) -> None:
+    first = Sandbox(store=open_store(persistent_state))
     with client_for(first) as client:
         body, bought = buy_first(client)
         assert bought.status_code == 201
@@ -60,7 +59,7 @@ def test_everything_survives_a_restart(tmp_path) -> None:
         before = active(client)
     first.phone_system.store.close()
 
-    again = Sandbox(store=SqliteStore(path))
+    again = Sandbox(store=open_store(persistent_state))
     with client_for(again) as client:
         assert active(client) == before and body["phoneNumber"] in before
         replay = client.post(f"/phone-system/numbers/location/{LOCATION}/purchase", json=body, headers=auth())
@@ -76,9 +75,9 @@ def test_everything_survives_a_restart(tmp_path) -> None:
         assert body["phoneNumber"] not in active(client)  # reset goes back to the scenario, on disk too
 
 
-def test_the_same_requests_give_the_same_bytes_in_memory_and_in_sqlite(tmp_path) -> None:
+def test_the_same_requests_give_the_same_bytes_in_memory_and_persisted(persistent_state: str) -> None:
     answers = []
-    for store in (None, SqliteStore(tmp_path / "state.db")):
+    for store in (None, open_store(persistent_state)):
         with client_for(Sandbox(store=store)) as client:
             _, bought = buy_first(client)
             answers.append(
@@ -87,20 +86,19 @@ def test_the_same_requests_give_the_same_bytes_in_memory_and_in_sqlite(tmp_path)
     assert answers[0] == answers[1]
 
 
-def test_a_state_file_refuses_another_seed(tmp_path) -> None:
-    Sandbox(seed=1, store=SqliteStore(tmp_path / "state.db"))
+def test_a_state_refuses_another_seed(persistent_state: str) -> None:
+    Sandbox(seed=1, store=open_store(persistent_state))
     with pytest.raises(StateError, match="seed 1"):
-        Sandbox(seed=2, store=SqliteStore(tmp_path / "state.db"))
+        Sandbox(seed=2, store=open_store(persistent_state))
 
 
-def test_a_loaded_scenario_is_the_one_a_restart_keeps(tmp_path) -> None:
-    path = tmp_path / "state.db"
-    with client_for(Sandbox(store=SqliteStore(path))) as client:
+def test_a_loaded_scenario_is_the_one_a_restart_keeps(persistent_state: str) -> None:
+    with client_for(Sandbox(store=open_store(persistent_state))) as client:
         assert (
             client.post("/__admin/scenario", json={"name": "other", "locations": [{"id": "otherLoc"}]}).status_code
             == 200
         )
-    restarted = Sandbox(store=SqliteStore(path))
+    restarted = Sandbox(store=open_store(persistent_state))
     assert restarted.scenario.name == "other"
 
 

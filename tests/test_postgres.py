@@ -1,0 +1,306 @@
+"""One sandbox shared by replicas on PostgreSQL: set up once, every change seen by all, nothing lost when a
+replica or the database goes, and a 503 with Retry-After (never a 500 or a hang) while the database is away.
+
+Racing buyers and replays over replicas are in test_concurrency.py; restarts and the same bytes as in memory,
+in test_persistence.py. These tests start a throwaway PostgreSQL cluster (see postgres_cluster.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psycopg
+import pytest
+
+from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth, spread_client
+from mockserver import Sandbox
+from mockserver.errors import StoreUnavailable
+from mockserver.postgres_store import SCHEMA_VERSION, PostgresStore, redacted
+from mockserver.store import StateFileError
+from postgres_cluster import Cluster
+from replicas import start_replicas
+
+
+def purchase_body(number: dict, fingerprint: str) -> dict:
+    return {
+        "phoneNumber": number["phoneNumber"],
+        "addressSid": "",
+        "bundleSid": "",
+        "countryCode": "US",
+        "numberType": number["price"]["number_type"],
+        "paymentIntentId": "pi_1",
+        "stripeAccountId": "acct_1",
+        "paymentMethodId": "pm_1",
+        "locality": "",
+        "region": "",
+        "fingerprintId": fingerprint,
+        "skipLocationKYC": False,
+    }
+
+
+def offers(client: httpx.Client, count: int) -> list[dict]:
+    found = client.get(
+        f"/phone-system/numbers/location/{LOCATION}/available",
+        params={**SEARCH_DEFAULTS, "numberTypes": "local,mobile,tollFree"},
+        headers=auth(),
+    ).json()
+    return found["numbers"][:count]
+
+
+def owned(base_url: str) -> list[str]:
+    answer = httpx.get(
+        f"{base_url}/phone-system/numbers/location/{LOCATION}",
+        params={"pageSize": 1000, "skipNumberPool": "false"},
+        headers=auth(),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return [n["phoneNumber"] for n in answer.json()["data"]["numbers"]]
+
+
+def test_replicas_starting_at_once_set_up_one_state(serve, postgres_url: str) -> None:
+    replicas = start_replicas(serve, postgres_url, 3)
+    healths = [httpx.get(f"{r.base_url}/__admin/health").json() for r in replicas]
+    assert {h["status"] for h in healths} == {"ok"}
+    assert len({h["replica"] for h in healths}) == 3  # each says which replica answered
+    store = healths[0]["store"]
+    assert store["store"] == redacted(postgres_url) and store["server"].startswith("PostgreSQL ")
+    assert store["schemaVersion"] == SCHEMA_VERSION and store["pool"]["size"] >= 1
+    assert {r.value("token") for r in replicas} == {TOKEN}
+    with psycopg.connect(postgres_url) as connection:
+        assert connection.execute("SELECT version FROM lcphone_schema").fetchall() == [(SCHEMA_VERSION,)]
+        [(locations,)] = connection.execute("SELECT count(*) FROM lcphone_locations").fetchall()
+    assert locations == len(Sandbox().store.location_ids())  # the default scenario's
+
+
+def test_a_change_on_one_replica_is_seen_by_the_others(serve, postgres_url: str) -> None:
+    first, second = start_replicas(serve, postgres_url, 2)
+    with httpx.Client(base_url=first.base_url) as one, httpx.Client(base_url=second.base_url) as other:
+        number = offers(one, 1)[0]
+        bought = one.post(
+            f"/phone-system/numbers/location/{LOCATION}/purchase", json=purchase_body(number, "f-1"), headers=auth()
+        )
+        assert bought.status_code == 201
+        assert number["phoneNumber"] in owned(second.base_url)
+        # a reset on the other replica
+        assert other.post("/__admin/reset").status_code == 200
+        assert number["phoneNumber"] not in owned(first.base_url)
+        # a fault added on one, hit on the other, once
+        fault = {"operationId": "listActiveNumbers", "status": 503, "times": 1}
+        assert one.post("/__admin/faults", json=fault).is_success
+        assert other.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 503
+        assert one.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 200
+        # rate limits set on one, enforced by the other
+        assert one.put("/__admin/rate-limits", json={"enforce": True, "burst": 1}).is_success
+        assert other.get("/__admin/rate-limits").json()["burst"] == 1
+        listing = f"/phone-system/numbers/location/{LOCATION}"
+        assert [other.get(listing, headers=auth()).status_code for _ in range(2)] == [200, 429]
+        assert one.put("/__admin/rate-limits", json={"enforce": False}).is_success
+        # a scenario loaded on one, served by the other
+        scenario = {"name": "shared", "locations": [{"id": "sharedLocation"}]}
+        assert other.post("/__admin/scenario", json=scenario).status_code == 200
+        assert one.get("/__admin/health").json()["scenario"] == "shared"
+        token = one.post("/__admin/tokens", json={"locationId": "sharedLocation"}).json()["token"]
+        assert other.get("/phone-system/numbers/location/sharedLocation", headers=auth(token)).status_code == 200
+
+
+def test_a_replica_killed_mid_storm_loses_nothing_acknowledged(serve, postgres_url: str) -> None:
+    replicas = start_replicas(serve, postgres_url, 2)
+    victim, survivor = replicas
+    with httpx.Client(base_url=survivor.base_url, timeout=30) as client:
+        numbers = offers(client, 60)
+    acknowledged: list[str] = []
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def buy(index: int) -> None:
+        target = replicas[index % 2].base_url
+        number = numbers[index]
+        try:
+            answer = httpx.post(
+                f"{target}/phone-system/numbers/location/{LOCATION}/purchase",
+                json=purchase_body(number, f"storm-{index}"),
+                headers=auth(),
+                timeout=30,
+            )
+        except httpx.TransportError:
+            with lock:
+                outcomes["connection lost"] += 1
+            return
+        with lock:
+            outcomes[str(answer.status_code)] += 1
+            if answer.status_code == 201:
+                acknowledged.append(number["phoneNumber"])
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        futures = [pool.submit(buy, i) for i in range(len(numbers))]
+        while len(acknowledged) < 10:
+            time.sleep(0.005)
+        victim.kill()  # kill -9, mid-storm
+        for future in futures:
+            future.result()
+    assert outcomes["connection lost"] > 0 and "500" not in outcomes, outcomes
+    listed = owned(survivor.base_url)
+    assert set(acknowledged) <= set(listed)  # nothing acknowledged is lost
+    assert len(listed) == len(set(listed))  # and nothing sold twice
+    rejoined = serve("--state", postgres_url)  # a replacement joins the state as it is
+    assert owned(rejoined.base_url) == listed
+
+
+def test_postgres_restarting_mid_run_gets_503_then_service_resumes(
+    serve, postgres_cluster: Cluster, postgres_url: str
+) -> None:
+    replicas = start_replicas(serve, postgres_url, 2, "--state-timeout", "2")
+    client = spread_client([r.base_url for r in replicas])
+    acknowledged: list[str] = []
+    statuses: Counter[int] = Counter()
+    last_sale = [0.0]
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def storm() -> None:
+        search = f"/phone-system/numbers/location/{LOCATION}/available"
+        try:
+            for index in range(100_000):
+                if stop.is_set():
+                    return
+                found = client.get(search, params={**SEARCH_DEFAULTS, "numberTypes": "local,mobile"}, headers=auth())
+                answers = [found]
+                if found.status_code == 200:
+                    number = found.json()["numbers"][0]
+                    body = purchase_body(number, f"restart-{index}")
+                    answers.append(client.post(f"/phone-system/numbers/location/{LOCATION}/purchase", json=body,
+                                               headers=auth()))  # fmt: skip
+                    if answers[-1].status_code == 201:
+                        acknowledged.append(number["phoneNumber"])
+                        last_sale[0] = time.monotonic()
+                for answer in answers:
+                    statuses[answer.status_code] += 1
+                    if answer.status_code == 503:
+                        assert answer.headers["retry-after"] == "1"
+                        assert answer.json()["error"] == "Service Unavailable"
+                time.sleep(0.01)
+        except BaseException as error:  # shown by the test, not lost in the thread
+            failures.append(error)
+
+    buyer = threading.Thread(target=storm)
+    buyer.start()
+    time.sleep(0.5)
+    postgres_cluster.restart(down_for=1.5)  # as after a crash: immediate stop, recovery at start
+    back = time.monotonic()
+    while time.monotonic() < back + 15 and last_sale[0] < back and buyer.is_alive():
+        time.sleep(0.05)
+    stop.set()
+    buyer.join(timeout=30)
+    client.close()
+    assert not failures, failures
+    assert last_sale[0] > back, f"no sale since the database came back: {statuses}"
+    assert statuses[503] > 0 and set(statuses) <= {200, 201, 503}, statuses  # 503 while away, never a 500
+    assert {httpx.get(f"{r.base_url}/__admin/health").json()["status"] for r in replicas} == {"ok"}
+    assert set(acknowledged) <= set(owned(replicas[0].base_url))  # nothing acknowledged lost
+
+
+def test_a_database_that_does_not_answer_gets_503_within_the_timeout(postgres_cluster: Cluster, postgres_url) -> None:
+    sandbox = Sandbox(store=PostgresStore(postgres_url, timeout=1.0))
+    from mockserver.transport import SyncASGITransport
+
+    with httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox") as client:
+        assert client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 200
+        paused = postgres_cluster.pause()
+        try:
+            started = time.monotonic()
+            answer = client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth())
+            waited = time.monotonic() - started
+            health = client.get("/__admin/health")
+        finally:
+            postgres_cluster.resume(paused)
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+        assert waited < 3, f"waited {waited:.1f} s with a 1 s timeout"
+        assert health.status_code == 503 and health.json()["store"]["ok"] is False
+        time.sleep(1.1)  # Retry-After
+        assert client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 200
+    assert not sandbox.crashes
+    sandbox.store.close()
+
+
+def test_an_unreachable_database_is_named_in_one_line_without_its_password(serve, postgres_cluster) -> None:
+    from mockserver.serve_process import ServeProcess
+
+    url = f"postgresql://lcphone:s3cret@127.0.0.1:{postgres_cluster.port + 1}/nowhere"
+    with pytest.raises(RuntimeError) as failed:
+        ServeProcess("--state", url, timeout=30)
+    message = str(failed.value)
+    assert "lcphone serve: --state: cannot use postgresql://lcphone@127.0.0.1:" in message
+    assert "s3cret" not in message and "Connection refused" in message
+
+
+def test_the_url_can_come_from_the_environment_and_the_password_stays_off_the_banner(
+    postgres_cluster: Cluster, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver.serve_process import ServeProcess
+
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as connection:
+        connection.execute("ALTER USER lcphone PASSWORD 'pw-kept-secret'")
+    monkeypatch.setenv("LCPHONE_STATE", postgres_url.replace("lcphone@", "lcphone:pw-kept-secret@"))
+    with ServeProcess() as served:
+        assert served.value("state").startswith(redacted(postgres_url))
+        assert "pw-kept-secret" not in "\n".join(served.banner)
+
+
+def test_state_of_a_newer_lcphone_is_refused(postgres_url: str) -> None:
+    PostgresStore(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("UPDATE lcphone_schema SET version = 99")
+    with pytest.raises(StateFileError, match="has state format 99; this lcphone reads format 1"):
+        PostgresStore(postgres_url)
+
+
+def test_the_store_fails_fast_while_the_database_is_away(postgres_cluster: Cluster, postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, timeout=2.0)
+    postgres_cluster.stop("immediate")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.get_meta("generation")
+        for _ in range(20):  # within Retry-After: at once, not a new wait each time
+            with pytest.raises(StoreUnavailable):
+                store.get_meta("generation")
+        assert time.monotonic() - started < 2.5
+    finally:
+        postgres_cluster.start()
+    time.sleep(1.1)
+    assert store.get_meta("generation") is not None
+    store.close()
+
+
+def test_redacted_urls() -> None:
+    assert redacted("postgresql://me:pw@db.example:5433/sandbox") == "postgresql://me@db.example:5433/sandbox"
+    assert redacted("postgres://db/x?sslmode=require") == "postgresql://db/x"
+
+
+def test_sandboxes_in_two_schemas_of_one_database_are_apart(postgres_cluster: Cluster) -> None:
+    from mockserver.transport import SyncASGITransport
+
+    urls = [f"{postgres_cluster.url()}?options=-csearch_path%3Dteam_{name}" for name in ("a", "b")]
+    team_a, team_b = (Sandbox(store=PostgresStore(url)) for url in urls)
+    assert team_a.store.description.endswith("/postgres (schema team_a)")
+    with httpx.Client(transport=SyncASGITransport(team_a.app), base_url="http://a") as client:
+        number = offers(client, 1)[0]
+        path = f"/phone-system/numbers/location/{LOCATION}/purchase"
+        assert client.post(path, json=purchase_body(number, "a-1"), headers=auth()).status_code == 201
+    assert team_a.store.owner_of(number["phoneNumber"]) == LOCATION
+    assert team_b.store.owner_of(number["phoneNumber"]) is None
+    for sandbox in (team_a, team_b):
+        sandbox.store.close()
+
+
+def test_the_banner_says_whether_a_replica_set_up_the_state_or_joined_it(serve, postgres_url: str) -> None:
+    first = serve("--state", postgres_url)
+    second = serve("--state", postgres_url)
+    assert "set up the shared state" in first.value("replica")
+    assert "joined the shared state as it was" in second.value("replica")
+    assert "journal and rate-limit counters are its own" in second.value("replica")
