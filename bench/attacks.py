@@ -226,8 +226,25 @@ def attack(name: str, pid: int, base_url: str, run: Callable[[], int]) -> Outcom
     return Outcome(name, requests, time.perf_counter() - started, before, rss_mib(pid), canary.slowest, canary.failures)
 
 
+def settled(pid: int, base_url: str, timeout: float = 30.0) -> float:
+    """The server's memory once it has finished starting (workers start after the banner): stable for 0.5 s."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        last = -1.0
+        while time.monotonic() < deadline:
+            for _ in range(8):  # a request for each worker, likely
+                client.get(f"/phone-system/numbers/location/{LOCATION}", headers=HEADERS)
+            now = rss_mib(pid)
+            if abs(now - last) < 1.0:
+                return now
+            last = now
+            time.sleep(0.5)
+    return last
+
+
 def replay(pid: int, base_url: str, scale: float = 1.0, hold: float = 3.0) -> tuple[list[Outcome], set[str], set[str]]:
-    """Every attack in turn; then what was acknowledged and what is listed."""
+    """Every attack in turn (once the server has settled); then what was acknowledged and what is listed."""
+    settled(pid, base_url)
     outcomes = [
         attack(
             "unauthenticated ids", pid, base_url, lambda: unauthenticated_location_flood(base_url, int(20_000 * scale))

@@ -1,17 +1,23 @@
-"""The ceiling: a bare Starlette app that answers a fixed JSON body (of CEILING_BODY_BYTES bytes) to any GET."""
+"""The ceiling: a bare Starlette app on the same server stack as lcphone, answering each benchmark request with
+lcphone's own answer (bench/stubs/bodies) and doing nothing else: no validation, no state, no journal."""
 
-import os
+from pathlib import Path
 
+from operations import OPERATIONS
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-_SIZE = int(os.environ.get("CEILING_BODY_BYTES", "1000"))
-BODY = b'{"x":"' + b"a" * max(0, _SIZE - 8) + b'"}'
+BODIES = Path(__file__).resolve().parent / "stubs" / "bodies"
+ANSWERS = {
+    (op.method, op.route, op.version): (op.status, (BODIES / f"{op.key}.json").read_bytes()) for op in OPERATIONS
+}
 
 
-async def fixed(request):
-    return Response(BODY, media_type="application/json")
+async def fixed(request: Request) -> Response:
+    status, body = ANSWERS[(request.method, request.url.path, request.headers.get("version", "v3"))]
+    return Response(body, status_code=status, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/{path:path}", fixed)])
+app = Starlette(routes=[Route(route, fixed, methods=["GET", "POST"]) for route in {op.route for op in OPERATIONS}])

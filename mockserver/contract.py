@@ -119,7 +119,7 @@ class OperationSpec:
     responses: dict[str, ResponseSpec] = field(default_factory=dict)
     bearer: bool = True  # whether the operation needs `Authorization: Bearer` (the admin API's do not)
 
-    @property
+    @functools.cached_property
     def pointer(self) -> str:
         return json_pointer("paths", self.path, self.method.lower())
 

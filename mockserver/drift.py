@@ -217,7 +217,5 @@ class Drift:
 
     @staticmethod
     def _receipt(checked: CheckedRequest, system: PhoneSystem, location: Location | None) -> PurchaseReceipt:
-        from .models import PurchaseReceipt
-
         assert location is not None
-        return PurchaseReceipt(checked.body["phoneNumber"], system.account(location))
+        return system.receipt(checked.body["phoneNumber"], system.account(location))

@@ -44,6 +44,29 @@ def _stream_seed(seed: int, *parts: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def _national_format(e164: str) -> str:
+    return phonenumbers.format_number(phonenumbers.parse(e164), PhoneNumberFormat.NATIONAL)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _name_template(country: str, block: str, length: int) -> str | None:
+    """How phonenumbers writes every number of a block (its digits as `{}`), or None where the block's first and
+    last numbers are not written alike (then each number is formatted on its own)."""
+    calling_code = phonenumbers.country_code_for_region(country)
+    templates = set()
+    for ends in ("0", "9"):
+        sample = block + ends * (length - len(block))
+        written = _national_format(f"+{calling_code}{sample}")
+        positions = [i for i, ch in enumerate(written) if ch.isdigit()][-length:]
+        if len(positions) < length or "".join(written[i] for i in positions) != sample:
+            return None
+        chars = [ch.replace("{", "{{").replace("}", "}}") for ch in written]
+        for i in positions:
+            chars[i] = "{}"
+        templates.add("".join(chars))
+    return templates.pop() if len(templates) == 1 else None
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogNumber:
     phone_number: str  # E.164
@@ -77,7 +100,11 @@ class CatalogNumber:
 
     @property
     def friendly_name(self) -> str:
-        return phonenumbers.format_number(phonenumbers.parse(self.phone_number), PhoneNumberFormat.NATIONAL)
+        """The national format phonenumbers gives, through its block's template (formatting is the slow part of
+        a purchase otherwise)."""
+        national = self.national
+        template = _name_template(self.country, national[:-BLOCK_DIGITS], len(national))
+        return template.format(*national) if template is not None else _national_format(self.phone_number)
 
     @property
     def beta(self) -> bool:
@@ -172,6 +199,10 @@ class CountryIndex:
             yield from self.in_order
 
 
+KEPT_QUERIES = 512  # searches whose first matches are kept
+KEPT_MATCHES = 4 * SEARCH_LIMIT
+
+
 class Catalog:
     def __init__(self, numbers: Iterable[CatalogNumber]) -> None:
         self.by_number: dict[str, CatalogNumber] = {}
@@ -182,6 +213,7 @@ class Catalog:
         self.by_country = by_country
         self._indexes = {country: CountryIndex(numbers) for country, numbers in by_country.items()}
         self._kinds = {(n.country, n.number_type) for n in self.by_number.values()}
+        self._kept: dict[SearchQuery, tuple[list[CatalogNumber], bool]] = {}
 
     def __len__(self) -> int:
         return len(self.by_number)
@@ -208,6 +240,32 @@ class Catalog:
     def search(
         self, query: SearchQuery, is_available: Callable[[str], bool], limit: int = SEARCH_LIMIT
     ) -> list[CatalogNumber]:
+        """The first `limit` available numbers that match, in the index's order."""
+        if limit == SEARCH_LIMIT:
+            # The catalog never changes: the first matches of a query are kept, and only their availability is
+            # read again. Where too many of them were sold since, the whole search runs.
+            matches, complete = self._first_matches(query)
+            found = []
+            for number in matches:
+                if is_available(number.phone_number):
+                    found.append(number)
+                    if len(found) == limit:
+                        return found
+            if complete:
+                return found
+        return self._search(query, is_available, limit)
+
+    def _first_matches(self, query: SearchQuery) -> tuple[list[CatalogNumber], bool]:
+        known = self._kept.get(query)
+        if known is None:
+            matches = self._search(query, lambda _: True, KEPT_MATCHES)
+            known = (matches, len(matches) < KEPT_MATCHES)
+            if len(self._kept) >= KEPT_QUERIES:
+                del self._kept[next(iter(self._kept))]
+            self._kept[query] = known
+        return known
+
+    def _search(self, query: SearchQuery, is_available: Callable[[str], bool], limit: int) -> list[CatalogNumber]:
         index = self._indexes.get(query.country)
         if index is None:
             return []

@@ -6,6 +6,7 @@ wire shapes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -93,34 +94,52 @@ class NumberPool:
 
 @dataclass(frozen=True)
 class TwilioAccount:
-    """A location's Twilio account document, as it stood after a purchase."""
+    """A location's Twilio account document, as it stood after a purchase.
+
+    Its numbers are the location's first `numbers_held` active numbers (a location's numbers are only ever
+    added, in order), so that a purchase costs the same however many the location holds, and its record
+    stays small.
+    """
 
     id: str
     account_sid: str
     under_lc: bool
     validate_sms: bool
     location_id: str
-    numbers: dict[str, str]  # phone number -> service ("conversation")
-    number_names: dict[str, str]  # phone number -> friendly name
-    assigned_to_numbers: dict[str, str]  # phone number -> user id
+    numbers_held: int
 
     def to_record(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TwilioAccount:
+        if "numbers_held" not in record:  # written by lcphone 0.2, with the numbers themselves
+            record = {**record, "numbers_held": len(record["numbers"])}
+            for written in ("numbers", "number_names", "assigned_to_numbers"):
+                record.pop(written)
+        return cls(**record)
+
 
 @dataclass(frozen=True)
 class PurchaseReceipt:
-    """What a purchase bought, and the account it went to."""
+    """What a purchase bought, and the account it went to. `holdings` reads the location's numbers when an
+    answer shows them (the 2021-07-28 one); it is not part of the record."""
 
     number: str
     account: TwilioAccount
+    holdings: Callable[[], list[ActiveNumber]] | None = field(default=None, compare=False, repr=False)
+
+    def numbers_held(self) -> list[ActiveNumber]:
+        """The numbers the account held after the purchase."""
+        assert self.holdings is not None, "a receipt from the phone system carries its holdings"
+        return self.holdings()[: self.account.numbers_held]
 
     def to_record(self) -> dict[str, Any]:
         return {"number": self.number, "account": self.account.to_record()}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> PurchaseReceipt:
-        return cls(record["number"], TwilioAccount(**record["account"]))
+        return cls(record["number"], TwilioAccount.from_record(record["account"]))
 
 
 @dataclass(frozen=True)
@@ -133,19 +152,19 @@ class PurchaseRecord:
     receipt: PurchaseReceipt
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # an answer of one request: not frozen, cheaper to build
 class NumberPoolList:
     pools: list[NumberPool]
     friendly_names: dict[str, str]  # the location's numbers -> their friendly names
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # an answer of one request: not frozen, cheaper to build
 class SearchResult:
     numbers: list[CatalogNumber]
     fingerprint_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # an answer of one request: not frozen, cheaper to build
 class ActiveNumberPage:
     location: Location
     numbers: list[ActiveNumber]

@@ -7,7 +7,9 @@ the views turn those into each version's wire shapes. Every refusal is an
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,8 +45,17 @@ _BUNDLE_SID = re.compile(r"^BU[0-9a-f]{32}$")
 NUMBER_NO_LONGER_AVAILABLE = "Phone number is no longer available"  # the vendor's own words (D10)
 
 
+@functools.lru_cache(maxsize=16)
+def _clock_start(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
 def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # What strftime("%Y-%m-%dT%H:%M:%S.000Z") writes, at a third of its cost (one per purchase).
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.000Z"
+    )
 
 
 def request_digest(body: Any) -> str:
@@ -52,7 +63,7 @@ def request_digest(body: Any) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per purchase request: not frozen, cheaper to build
 class PurchaseOrder:
     """A purchase request, typed. countryCode and numberType may be left out at 2021-07-28 (the number's own)."""
 
@@ -193,8 +204,7 @@ class PhoneSystem:
 
     def _next_date(self) -> str:
         minutes = self.store.next_sequence("clock") - 1
-        start = datetime.strptime(self.scenario.clock_start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        return _timestamp(start + timedelta(minutes=minutes))
+        return _timestamp(_clock_start(self.scenario.clock_start) + timedelta(minutes=minutes))
 
     def _new_active_number(
         self,
@@ -385,7 +395,7 @@ class PhoneSystem:
                             f"fingerprintId {errors.quoted(order.fingerprint_id, 60)} was already used for another "
                             "purchase request; send a new fingerprintId for a new purchase."
                         )
-                    return previous.receipt
+                    return self.receipt(previous.receipt.number, previous.receipt.account)
             if store.owner_of(phone_number) is not None:
                 raise errors.bad_request(NUMBER_NO_LONGER_AVAILABLE)
             number = self.catalog.get(phone_number)
@@ -420,24 +430,26 @@ class PhoneSystem:
                 address_sid=order.address_sid or None,
                 bundle_sid=order.bundle_sid or None,
             )
-            receipt = PurchaseReceipt(phone_number, self.account(location))
+            receipt = self.receipt(phone_number, self.account(location))
             if order.fingerprint_id is not None:
                 store.put_purchase(PurchaseRecord(location.id, order.fingerprint_id, order.digest, receipt))
             return receipt
 
     def account(self, location: Location) -> TwilioAccount:
         """The location's Twilio account document, as it stands now."""
-        numbers = self.store.active_numbers(location.id)
         return TwilioAccount(
             id=location.account_record_id,
             account_sid=location.account_sid,
             under_lc=location.is_under_lc,
             validate_sms=location.validate_sms,
             location_id=location.id,
-            numbers={n.phone_number: "conversation" for n in numbers},
-            number_names={n.phone_number: n.friendly_name for n in numbers},
-            assigned_to_numbers={n.phone_number: n.linked_user for n in numbers if n.linked_user},
+            numbers_held=self.store.count_active_numbers(location.id),
         )
+
+    def receipt(self, phone_number: str, account: TwilioAccount) -> PurchaseReceipt:
+        """A receipt whose answer can show the account's numbers (read only when an answer shows them)."""
+        location_id = account.location_id
+        return PurchaseReceipt(phone_number, account, lambda: self.store.active_numbers(location_id))
 
     def active_numbers(
         self,
@@ -456,22 +468,27 @@ class PhoneSystem:
             pooled = {n for pool in self.store.pools(location.id) for n in pool.numbers} if skip_number_pool else set()
         wanted = search_filter.strip().lower()
         digits = "".join(ch for ch in wanted if ch.isdigit())
-        listed = (
-            numbers
-            if not (pooled or wanted)
-            else [
+        start = int(min(page, len(numbers))) * page_size  # a page past the end is empty, however far past
+        if wanted:
+            listed = [
                 n
                 for n in numbers
                 if n.phone_number not in pooled
-                and (not wanted or (digits and digits in n.phone_number) or wanted in n.friendly_name.lower())
+                and ((digits and digits in n.phone_number) or wanted in n.friendly_name.lower())
             ]
-        )
-        start = int(min(page, len(listed))) * page_size  # a page past the end is empty, however far past
+            shown, total = listed[start : start + page_size], len(listed)
+        elif pooled:
+            # Pools hold only the location's own numbers, which are never taken away: the page is read, not
+            # the whole list, and the total is a difference.
+            outside = (n for n in numbers if n.phone_number not in pooled)
+            shown, total = list(itertools.islice(outside, start, start + page_size)), len(numbers) - len(pooled)
+        else:
+            shown, total = numbers[start : start + page_size], len(numbers)
         return ActiveNumberPage(
             location=location,
-            numbers=listed[start : start + page_size],
+            numbers=shown,
             page=page,
             page_size=page_size,
-            total=len(listed),
+            total=total,
             rcs_sender_ids=list(location.rcs_sender_ids) if include_rcs_sender_ids else None,
         )

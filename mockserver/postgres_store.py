@@ -446,6 +446,9 @@ class PostgresStore:
     def has_active_numbers(self, location_id: str) -> bool:
         return bool(self._rows("SELECT 1 FROM lcphone_numbers WHERE location_id = %s LIMIT 1", location_id))
 
+    def count_active_numbers(self, location_id: str) -> int:
+        return self._rows("SELECT count(*) FROM lcphone_numbers WHERE location_id = %s", location_id)[0][0]
+
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         with self.transaction():
             self._run(

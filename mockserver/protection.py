@@ -55,18 +55,21 @@ except ImportError:  # httptools is not installed: plain uvicorn, without these 
 else:
 
     class _GuardedProtocol(HttpToolsProtocol):
+        # One timer per connection, not per request: it checks when the headers under way started, and waits
+        # again for what is left (a timer made and cancelled for every request costs more than the check).
         _deadline: asyncio.TimerHandle | None = None
+        _headers_since: float | None = None  # when the request whose headers are awaited started
         _answered = 0  # requests this connection has had answered
         _opened = 0.0
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._opened = self.loop.time()
+            self._opened = self._headers_since = self.loop.time()
             if len(self.connections) > LIMITS["max_connections"] and not self._make_room():
                 transport.write(REFUSAL)
                 transport.close()
                 return
-            self._arm()
+            self._wait(LIMITS["header_timeout"])
 
         def _make_room(self) -> bool:
             """Closes the oldest connection that never completed a request and has none under way."""
@@ -88,26 +91,31 @@ else:
             self._answered += 1
             super().on_response_complete()
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(LIMITS["header_timeout"], self._headers_too_slow)
+        def _wait(self, seconds: float) -> None:
+            self._deadline = self.loop.call_later(seconds, self._check_headers)
 
         def _disarm(self) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
 
-        def _headers_too_slow(self) -> None:
+        def _check_headers(self) -> None:
             self._deadline = None
-            if not self.transport.is_closing():
-                self.transport.close()
+            if self.transport.is_closing():
+                return
+            timeout = LIMITS["header_timeout"]
+            since = self._headers_since
+            if since is not None and self.loop.time() - since >= timeout:
+                self.transport.close()  # headers too slow: slowloris, or a connection that never asks
+                return
+            self._wait(timeout if since is None else since + timeout - self.loop.time())
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._arm()
+            self._headers_since = self.loop.time()
 
         def on_headers_complete(self) -> None:
-            self._disarm()
+            self._headers_since = None
             super().on_headers_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:

@@ -11,6 +11,7 @@ window are forgotten first, then the least recently used.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -27,6 +28,12 @@ class RateLimitPolicy:
     enforce: bool = False
 
 
+@functools.lru_cache(maxsize=8)
+def _policy_texts(policy: RateLimitPolicy) -> tuple[str, str, str]:
+    """The headers that only the policy decides, written once."""
+    return str(policy.daily), str(policy.window_ms), str(policy.burst)
+
+
 @dataclass
 class _Counter:
     window_start: float
@@ -35,7 +42,7 @@ class _Counter:
     day_count: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made for every request: not frozen, which costs three times as much to build
 class RateLimitVerdict:
     allowed: bool
     headers: dict[str, str]
@@ -102,11 +109,12 @@ class RateLimiter:
                     retry_after = max(1, math.ceil((day + 1) * 86_400 - time.time()))
                 else:
                     retry_after = max(1, math.ceil(counter.window_start + window - now))
+            daily, interval, burst = _policy_texts(policy)
             headers = {
-                "X-RateLimit-Limit-Daily": str(policy.daily),
+                "X-RateLimit-Limit-Daily": daily,
                 "X-RateLimit-Daily-Remaining": str(max(0, policy.daily - counter.day_count)),
-                "X-RateLimit-Interval-Milliseconds": str(policy.window_ms),
-                "X-RateLimit-Max": str(policy.burst),
+                "X-RateLimit-Interval-Milliseconds": interval,
+                "X-RateLimit-Max": burst,
                 "X-RateLimit-Remaining": str(max(0, policy.burst - counter.window_count)),
             }
             if not allowed:

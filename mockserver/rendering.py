@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,11 @@ def error_response(error: ApiError, headers: Mapping[str, str] | None = None) ->
 dumps = orjson.dumps
 
 
+@functools.lru_cache(maxsize=64)
+def _header_name(name: str) -> bytes:
+    return name.lower().encode("latin-1")
+
+
 async def send_json(send, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
     """A JSON answer straight onto an ASGI `send`, for the hot path that skips Starlette."""
     await send_raw_json(send, status, orjson.dumps(payload), headers)
@@ -31,6 +37,6 @@ async def send_raw_json(send, status: int, body: bytes, headers: Mapping[str, st
     """Serialized JSON straight onto an ASGI `send`."""
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if headers:
-        raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        raw += [(_header_name(name), value.encode("latin-1")) for name, value in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

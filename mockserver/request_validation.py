@@ -144,55 +144,102 @@ _FAST_KEYWORDS = {
     "maxItems",
     "multipleOf",
 }
-_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "integer": int,
-    "boolean": bool,
-    "array": list,
+_FAST_OBJECT_KEYWORDS = {"type", "properties", "required", "additionalProperties", "description", "examples"}
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
     "number": (int, float),
+    "null": (type(None),),
 }
 
 
+def _fast_object_check(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """`fast_check` of an object whose every property `fast_check` can check (a request body)."""
+    if set(schema) - _FAST_OBJECT_KEYWORDS or schema.get("additionalProperties", True) not in (True, False):
+        return None
+    properties = {name: fast_check(sub) for name, sub in schema.get("properties", {}).items()}
+    if any(check is None for check in properties.values()):
+        return None
+    required = tuple(schema.get("required", ()))
+    closed = schema.get("additionalProperties", True) is False
+
+    def check(value: Any) -> bool:
+        if type(value) is not dict or any(name not in value for name in required):
+            return False
+        for name, item in value.items():
+            item_check = properties.get(name)
+            if item_check is None:
+                if closed:
+                    return False
+            elif not item_check(item):
+                return False
+        return True
+
+    return check
+
+
 def fast_check(schema: Schema) -> Callable[[Any], bool] | None:
-    """A quick yes-or-no for the simple schemas parameters use; jsonschema runs only to explain a "no".
+    """A quick yes-or-no for the simple schemas parameters and bodies use; jsonschema runs only to explain a "no".
 
     The rules are the schema's own (read here, not re-typed); a schema with any other keyword gets None.
     """
-    if not isinstance(schema, dict) or set(schema) - _FAST_KEYWORDS or schema.get("type") not in _PYTHON_TYPES:
+    if isinstance(schema, dict) and schema.get("type") == "object":
+        return _fast_object_check(schema)
+    if not isinstance(schema, dict) or set(schema) - _FAST_KEYWORDS:
         return None
-    kinds = _PYTHON_TYPES[schema["type"]]
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    numeric = schema["type"] in ("integer", "number")
+    names = schema.get("type")
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not names or any(name not in _PYTHON_TYPES for name in names):
+        return None
+    kinds = frozenset(kind for name in names for kind in _PYTHON_TYPES[name])
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
     multiple = schema.get("multipleOf")
     if multiple not in (None, 1):
         return None
-    enum = frozenset(schema["enum"]) if "enum" in schema else None
+    if "enum" in schema and (bool in kinds and kinds & {int, float}):
+        return None  # True == 1 in Python, not in JSON Schema
+    try:
+        enum = frozenset(schema["enum"]) if "enum" in schema else None
+    except TypeError:  # an enum of objects or arrays
+        return None
     pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
     min_length, max_length = schema.get("minLength", 0), schema.get("maxLength")
     item_check = fast_check(schema["items"]) if "items" in schema else None
     if "items" in schema and item_check is None:
         return None
     min_items, max_items = schema.get("minItems", 0), schema.get("maxItems")
+    if kinds == {str}:  # the most common shapes, as plain as they can be (a body checks a dozen of them)
+        longest = max_length if max_length is not None else math.inf
+        if enum is not None:
+            return lambda value: type(value) is str and value in enum and min_length <= len(value) <= longest
+        if pattern is None:
+            return lambda value: type(value) is str and min_length <= len(value) <= longest
+        search = pattern.search
+        return lambda value: type(value) is str and min_length <= len(value) <= longest and search(value) is not None
+    if kinds == {bool} and enum is None:
+        return lambda value: type(value) is bool
 
     def check(value: Any) -> bool:
-        if type(value) not in kinds:  # bool is not an int here, as in JSON Schema
+        kind = type(value)
+        if kind not in kinds:  # bool is not an int here, as in JSON Schema
             return False
         if enum is not None and value not in enum:
             return False
-        if numeric:
+        if kind is int or kind is float:
             return (
                 (minimum is None or value >= minimum)
                 and (maximum is None or value <= maximum)
-                and (multiple is None or type(value) is int)
+                and (multiple is None or kind is int)
             )
-        if kinds[0] is str:
+        if kind is str:
             return (
                 len(value) >= min_length
                 and (max_length is None or len(value) <= max_length)
                 and (pattern is None or pattern.search(value) is not None)
             )
-        if kinds[0] is list:
+        if kind is list:
             return (
                 len(value) >= min_items
                 and (max_items is None or len(value) <= max_items)
@@ -217,6 +264,10 @@ def _list_values(parameter: ParameterSpec, query_values: Mapping[str, list[str]]
     return items
 
 
+REMEMBERED_REQUESTS = 2048  # verdicts kept per operation and version
+REMEMBERED_SIZE = 512  # characters of query, path and Authorization beyond which a verdict is not kept
+
+
 class OperationValidator:
     """Validators for one operation, compiled once."""
 
@@ -238,6 +289,9 @@ class OperationValidator:
             for p in operation.parameters
         ]
         self._body = _validator(operation.body_schema) if operation.body_schema is not None else None
+        self._fast_body = fast_check(operation.body_schema) if operation.body_schema is not None else None
+        self._header_keys = tuple(p.name.lower() for p in operation.parameters if p.location == "header")
+        self._remembered: dict[tuple, CheckedRequest] = {}
 
     def _parameter_value(
         self, parameter: ParameterSpec, raws: Sequence[str], kind: str
@@ -259,6 +313,29 @@ class OperationValidator:
         if len(raws) > 1:
             return None, Violation(parameter.name, "must be sent once", parameter.pointer, "duplicate")
         return _coerce_scalar(raws[0], kind), None
+
+    def check_without_body(
+        self,
+        query_string: str,
+        path_params: Mapping[str, str],
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+    ) -> CheckedRequest:
+        """`check` of a request without a body, remembered: clients repeat the same requests, and the verdict on
+        the same query, path and headers is the same. Only short requests are remembered, a bounded number."""
+        authorization = headers.get("authorization") or ""
+        sent = (*path_params.values(), *(headers.get(h) for h in self._header_keys))  # None: not sent
+        size = len(query_string) + len(authorization) + sum(len(value or "") for value in sent)
+        if self._body is not None or size > REMEMBERED_SIZE:
+            return self.check(path_params, query, headers, None, None)
+        key = (query_string, headers.get("authorization"), *sent)
+        known = self._remembered.get(key)
+        if known is None:
+            known = self.check(path_params, query, headers, None, None)
+            if len(self._remembered) >= REMEMBERED_REQUESTS:
+                del self._remembered[next(iter(self._remembered))]
+            self._remembered[key] = known
+        return CheckedRequest(dict(known.params), None, known.token, list(known.violations))
 
     def check(
         self,
@@ -353,6 +430,8 @@ class OperationValidator:
             reason = "not UTF-8" if "utf-8" in str(error).lower() else f"not valid JSON ({str(error)[:120]})"
             checked.violations.append(Violation("body", reason, pointer, "json"))
             return
+        checked.body = value
+        if self._fast_body is not None and self._fast_body(value):
+            return
         problems = _schema_violations(self._body, value, "body", pointer + "/content/application~1json/schema")
         checked.violations.extend(problems)
-        checked.body = value

@@ -324,7 +324,7 @@ def _run(args: argparse.Namespace) -> int:
     from .faults import FaultError
     from .sandbox import StateError
     from .scenario import ScenarioError
-    from .serving import MASTER_VARIABLE, SETTINGS_VARIABLE, ServeSettings, build_sandbox, is_loopback
+    from .serving import MASTER_VARIABLE, SETTINGS_VARIABLE, ServeSettings, build_sandbox, is_loopback, settle_memory
     from .store import StateFileError, StoreUnavailable
 
     loopback = is_loopback(args.host)
@@ -360,6 +360,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ServeError(f"--inventory: {error}") from None
         sock = _bind(args.host, args.port)
         protection.configure(args.max_connections, args.header_timeout)
+        _ = sandbox.app  # built before memory is settled, so that it is settled too
+        settle_memory()
         try:
             return _serve(
                 args,

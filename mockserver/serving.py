@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import ipaddress
 import os
 import signal
@@ -105,6 +106,15 @@ def build_sandbox(settings: ServeSettings, attach: bool = False):
         raise
 
 
+def settle_memory() -> None:
+    """Before serving: what lives as long as the process (the catalog, the contracts) is moved out of the garbage
+    collector's way, and collections run less often. A full collection otherwise walks the whole inventory, and
+    pauses every request behind it (a p99 of 150 ms on a 120,000-number inventory)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 def die_with_master() -> None:
     """Ends this worker process when its master goes, however the master ended (kill -9 included)."""
     master = int(os.environ.get(MASTER_VARIABLE, "0"))
@@ -133,7 +143,9 @@ def app_from_environment():
     die_with_master()
     settings = ServeSettings.from_environment()
     protection.configure(settings.max_connections, settings.header_timeout)
-    return build_sandbox(settings, attach=True).app
+    app = build_sandbox(settings, attach=True).app
+    settle_memory()
+    return app
 
 
 def is_loopback(host: str) -> bool:

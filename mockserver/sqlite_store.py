@@ -190,6 +190,9 @@ class SqliteStore:
     def has_active_numbers(self, location_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM numbers WHERE location_id = ? LIMIT 1", location_id))
 
+    def count_active_numbers(self, location_id: str) -> int:
+        return self._query("SELECT count(*) FROM numbers WHERE location_id = ?", location_id)[0][0]
+
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         with self.transaction():
             seq = self._next("numbers-order")

@@ -9,6 +9,7 @@ require the header for that operation (v3 for number pools and search).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -32,12 +33,19 @@ def version_values(raw_headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     return [value.decode("latin-1").strip() for name, value in raw_headers if name.lower() == VERSION_HEADER]
 
 
+@functools.cache
+def _chosen(version: str) -> VersionChoice:
+    return VersionChoice(version)
+
+
 def _wanted(operations: Mapping[str, OperationSpec]) -> str:
     return " or ".join(f"Version: {version}" for version in operations)
 
 
 def negotiate(values: list[str], operations: Mapping[str, OperationSpec]) -> VersionChoice:
     """The version to serve `operations` (one operation of the contract, by version) at, given the header values."""
+    if values and values[0] in operations and all(value == values[0] for value in values):
+        return _chosen(values[0])  # the usual case, first
     newest = next(iter(operations))
     operation = operations[newest]
     route = f"{operation.method} {operation.path}"
@@ -65,7 +73,7 @@ def negotiate(values: list[str], operations: Mapping[str, OperationSpec]) -> Ver
         )
     for version, spec in operations.items():
         if spec.version_header is None:
-            return VersionChoice(version)
+            return _chosen(version)
     return refuse(
         f"Version header is required for {route}: send {_wanted(operations)}.",
         "required",

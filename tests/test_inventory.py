@@ -90,3 +90,17 @@ def test_canadian_and_british_postal_codes_follow_their_formats() -> None:
     ):
         codes = [available_number(n)["postalCode"] for n in CATALOG.by_country[country] if n.number_type == "local"]
         assert codes and all(re.match(pattern, code) for code in codes), codes[:5]
+
+
+def test_friendly_names_are_what_phonenumbers_formats_from_the_e164_number() -> None:
+    """Every number of two 24,000-number catalogs: the block templates write what phonenumbers writes."""
+    import phonenumbers
+
+    from mockserver.inventory import build_catalog
+
+    for seed in (1, 3):
+        for number in build_catalog(seed, 2000).by_number.values():
+            expected = phonenumbers.format_number(
+                phonenumbers.parse(number.phone_number), phonenumbers.PhoneNumberFormat.NATIONAL
+            )
+            assert number.friendly_name == expected, number.phone_number

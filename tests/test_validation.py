@@ -231,3 +231,30 @@ def test_at_2021_07_28_the_purchase_body_needs_only_a_valid_phone_number(http) -
         http.post(PURCHASE, json={"phoneNumber": "+1415", "numberType": "landline"}, headers=auth(version=LEGACY))
     )
     assert [p.split(":")[0] for p in found] == ["numberType", "phoneNumber"]
+
+
+def test_remembered_verdicts_tell_apart_what_differs(http, sandbox) -> None:
+    """Verdicts on bodiless requests are remembered (clients repeat requests); a header left out, sent empty or
+    sent right, and another token, each get their own verdict, however often each is repeated."""
+    path = f"/phone-system/numbers/location/{LOCATION}"
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for _ in range(3):
+        missing = http.get(path, headers=bearer)
+        assert missing.status_code == 400 and "Version header is required" in missing.json()["message"]
+        empty = http.get(path, headers={**bearer, "Version": ""})
+        assert empty.status_code == 400 and "API version ''" in empty.json()["message"]
+        assert http.get(path, headers={**bearer, "Version": "v3"}).status_code == 200
+        assert http.get(path, headers={"Authorization": "Bearer unknown", "Version": "v3"}).status_code == 401
+        assert http.get(path, params={"pageSize": 5000}, headers=auth()).status_code == 400
+
+
+def test_remembered_verdicts_are_bounded(http, sandbox) -> None:
+    from mockserver.request_validation import REMEMBERED_REQUESTS, REMEMBERED_SIZE
+
+    for page in range(REMEMBERED_REQUESTS + 50):
+        http.get(f"/phone-system/numbers/location/{LOCATION}", params={"page": page}, headers=auth())
+    http.get(f"/phone-system/numbers/location/{LOCATION}", params={"searchFilter": "4" * REMEMBERED_SIZE},
+             headers=auth())  # fmt: skip
+    gateways = sandbox.app.app.app.gateways  # Synced -> faults -> dispatcher
+    remembered = [len(v._remembered) for g in gateways.values() for v in g.validators.values()]
+    assert max(remembered) == REMEMBERED_REQUESTS

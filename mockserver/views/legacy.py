@@ -20,6 +20,7 @@ class LegacyView:
 
     def purchase(self, receipt: PurchaseReceipt) -> Any:
         account = receipt.account
+        held = receipt.numbers_held()
         return {
             "id": account.id,
             "account_sid": account.account_sid,
@@ -28,9 +29,9 @@ class LegacyView:
             "location_id": account.location_id,
             "migration_status": None,
             "migration_numbers": [],
-            "assigned_to_numbers": dict(account.assigned_to_numbers),
-            "numbers": dict(account.numbers),
-            "number_name": dict(account.number_names),
+            "assigned_to_numbers": {n.phone_number: n.linked_user for n in held if n.linked_user},
+            "numbers": {n.phone_number: "conversation" for n in held},
+            "number_name": {n.phone_number: n.friendly_name for n in held},
             "new_account_sid": "",
         }
 
