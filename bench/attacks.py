@@ -1,4 +1,4 @@
-"""The attacks an earlier review ran against `lcphone serve`, replayable, bounded in time and size, loopback only.
+"""Known attacks on `lcphone serve`, replayable, bounded in time and size, loopback only.
 
 Used in a short form by `tests/test_reliability.py` (which asserts the outcome) and in full by `bench/run.py`
 (which writes the figures, with a soak of mixed and hostile traffic, to `bench/results.md`). Each attack runs

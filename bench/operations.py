@@ -36,9 +36,10 @@ class Operation:
         return self.path.split("?", 1)[0]
 
 
-# Prism treats an empty query value as missing, so the search all servers get has every filter filled.
+# Prism treats an empty query value as missing, so the search all servers get has every filter filled; its list
+# parameter is sent as repeated keys, the form the contract documents (and the vendor's Python SDK sends).
 SEARCH_QUERY = (
-    "firstPart=415&lastPart=1&anywhere=4&numberTypes=local,mobile&smsEnabled=false&mmsEnabled=false"
+    "firstPart=415&lastPart=1&anywhere=4&numberTypes=local&numberTypes=mobile&smsEnabled=false&mmsEnabled=false"
     "&voiceEnabled=false&countryCode=US"
 )
 OPERATIONS = [

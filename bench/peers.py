@@ -42,15 +42,17 @@ def _probe_headers(key: str = "list") -> dict[str, str]:
 
 
 @contextmanager
-def lcphone(state: str | None = None) -> Iterator[Running]:
+def lcphone(state: str | None = None, source: Path | None = None) -> Iterator[Running]:
     """`lcphone serve` as a user runs it: the bench scenario, a 120,000-number inventory, every request
-    validated, journaled and rate-limit counted; state in memory unless `state` is given."""
+    validated, journaled and rate-limit counted; state in memory unless `state` is given. `source`: the lcphone
+    of another checkout (an earlier commit, for a before-and-after)."""
     port = free_port()
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--seed", str(SEED),
                "--scenario", str(SCENARIO), "--inventory", str(INVENTORY)]  # fmt: skip
     if state:
         command += ["--state", state]
-    with Background(command) as server:
+    environment = {"PYTHONPATH": str(source)} if source else None
+    with Background(command, env=environment, cwd=source) as server:
         yield _ready("lcphone", server, port)
 
 

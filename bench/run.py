@@ -1,52 +1,51 @@
 """lcphone's benchmarks, side by side in one run; writes bench/results.md.
 
-    python bench/run.py [--quick]
+    python bench/run.py [--quick] [--before CHECKOUT]
 
-Every figure is a ratio against a baseline measured in the same run (absolute
-times are printed too, never asserted):
-  1. throughput and latency of `lcphone serve` against Stoplight Prism mocking the same
-     contract, and against the ceiling (bare Starlette, same server stack, same body size);
-  2. the cost of the pytest fixtures per test;
-  3. start-up: `import mockserver`, `lcphone serve` to its first 200, against Prism's;
-  4. scale: search, purchase and listing latency against inventory size, and memory;
-  5. property-suite time, in-process against over a socket.
-Needs wrk (installed with apt-get when missing) and Node.js for Prism (installed into bench/.tools with npm).
+Every figure is set beside a baseline measured in the same run (absolute figures are printed too, never
+asserted):
+  1. every operation on every server: lcphone serve, the same-stack ceiling, Stoplight Prism, WireMock and
+     Mockoon (requests/s, p50/p99, and the server's CPU time per request, which holds on a busy machine);
+  2. lcphone's state: in memory, in SQLite and in PostgreSQL;
+  3. where the time goes (py-spy), now and before the optimisations (bench/profile-before.md);
+  4. the pytest fixtures' cost per test; 5. start-up; 6. scale with the inventory;
+  7. the property suites; 8. the inspector page's first paint; 9. reliability: attacks and a soak.
+wrk, Java and PostgreSQL come from the distribution, the peers from the npm registry (installed when missing).
+`--before CHECKOUT` adds a row for the lcphone of another checkout (an earlier commit).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
-import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-
-import httpx
-
-from mockserver.serve_process import ServeProcess
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT / "tests"))  # the throwaway PostgreSQL cluster of the tests
 
-TOKEN = "pit-bench-token-000001"
-LOCATION = "benchLocation"
-LIST = f"/phone-system/numbers/location/{LOCATION}?pageSize=50"
-# Prism treats an empty query value as missing, so the search both serve has every filter filled.
-SEARCH = (
-    f"/phone-system/numbers/location/{LOCATION}/available?firstPart=415&lastPart=1&anywhere=4"
-    "&numberTypes=local,mobile&smsEnabled=false&mmsEnabled=false&voiceEnabled=false&countryCode=US"
-)
-HEADERS = ["-H", f"Authorization: Bearer {TOKEN}", "-H", "Version: v3"]
-PRISM_VERSION = "5.14.2"
+import attacks  # noqa: E402
+import stubs  # noqa: E402
+from operations import BY_KEY, OPERATIONS  # noqa: E402
+from peers import PEERS, lcphone, prism  # noqa: E402
+from throughput import PurchaseBodies, load_all  # noqa: E402
+from tools import Background, LoadResult, ensure_npm_tool, ensure_wrk, free_port, wait_for  # noqa: E402
+
+from mockserver.serve_process import ServeProcess  # noqa: E402
+
 rows: list[str] = []
+READ_TARGET, PURCHASE_TARGET, PRISM_TARGET, STATE_TARGET = 0.60, 0.40, 3.0, 0.50
+CEILING_TARGETS = {"list": READ_TARGET, "search": READ_TARGET, "legacy-list": READ_TARGET, "purchase": PURCHASE_TARGET}
 
 
 def section(title: str) -> None:
@@ -59,203 +58,208 @@ def table(header: list[str], lines: list[list[str]]) -> None:
     rows.append("|" + "---|" * len(header))
     for line in lines:
         rows.append("| " + " | ".join(line) + " |")
-        print("  " + "  ".join(f"{cell:>14}" if i else f"{cell:42}" for i, cell in enumerate(line)))
+        print("  " + "  ".join(f"{cell:>12}" if i else f"{cell:40}" for i, cell in enumerate(line)), flush=True)
+
+
+def note(text: str) -> None:
+    rows.append(text)
+    print("  " + text, flush=True)
 
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-# -- tools -------------------------------------------------------------------------------------
+# -- 1. every operation, every server ----------------------------------------------------------------
 
 
-def ensure_wrk() -> str | None:
-    if shutil.which("wrk") is None and shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True)
-        if shutil.which("wrk") is None:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True)
-            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True)
-    return shutil.which("wrk")
+def _prism_loads(seconds: float, bodies: PurchaseBodies) -> dict[str, LoadResult]:
+    """Prism mocks one contract at a time: v3's operations on one, the legacy list on another."""
+    results: dict[str, LoadResult] = {}
+    for version in ("v3", "2021-07-28"):
+        chosen = [op for op in OPERATIONS if op.version == version]
+        with prism(version) as running:
+            results.update(load_all(running, seconds, bodies, chosen))
+    return results
 
 
-def ensure_prism() -> Path | None:
-    prism = HERE / ".tools" / "node_modules" / ".bin" / "prism"
-    if not prism.exists() and shutil.which("npm"):
-        (HERE / ".tools").mkdir(exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--prefix",
-                str(HERE / ".tools"),
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                f"@stoplight/prism-cli@{PRISM_VERSION}",
-            ],
-            capture_output=True,
-        )
-    return prism if prism.exists() else None
-
-
-class Background:
-    """A server process, stopped with its whole process group."""
-
-    def __init__(self, command: list[str], env: dict | None = None, cwd: Path | None = None) -> None:
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
-            cwd=cwd,
-            start_new_session=True,
-        )
-
-    def stop(self) -> None:
-        import signal
-
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.process.pid, signal.SIGKILL)
-
-
-def wait_for(url: str, headers: dict[str, str] | None = None, timeout: float = 60) -> float:
-    """Seconds until `url` answers 200."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        try:
-            if httpx.get(url, headers=headers, timeout=1).status_code == 200:
-                return time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.005)
-    raise SystemExit(f"{url} did not answer 200 within {timeout} s")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wrk(base_url: str, path: str, seconds: int) -> dict[str, float]:
-    subprocess.run(["wrk", "-t1", "-c32", "-d1s", *HEADERS, base_url + path], capture_output=True)  # warm-up
-    out = subprocess.run(
-        ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", *HEADERS, base_url + path], capture_output=True, text=True
-    ).stdout
-
-    def millis(label: str) -> float:
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": millis("50%"),
-        "p99": millis("99%"),
-        "errors": int(non_2xx.group(1)) if non_2xx else 0,
-    }
-
-
-# -- 1. throughput -------------------------------------------------------------------------------
-
-
-def throughput(seconds: int) -> None:
-    section("1. Throughput and latency of the standalone sandbox (one worker, wrk -t1 -c32 on loopback)")
+def throughput(seconds: float, before: Path | None) -> None:
+    section("1. Every operation on every server (one process each, wrk -t1 -c32 on loopback)")
     if ensure_wrk() is None:
-        rows.append("wrk is not available on this machine: skipped.")
+        note("wrk could not be installed on this machine: skipped.")
         return
-    prism = ensure_prism()
-    results: dict[tuple[str, str], dict[str, float]] = {}
-    sizes: dict[str, int] = {}
-    with ServeProcess("--scenario", str(HERE / "bench-scenario.yaml"), "--inventory", "5000") as served:
-        for name, path in (("list active numbers", LIST), ("search", SEARCH)):
-            sizes[name] = len(
-                httpx.get(served.base_url + path, headers={"Authorization": f"Bearer {TOKEN}", "Version": "v3"}).content
-            )
-            results[("lcphone", name)] = wrk(served.base_url, path, seconds)
-    for name, path in (("list active numbers", LIST), ("search", SEARCH)):
-        port = free_port()
-        ceiling = Background(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "ceiling_app:app",
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--lifespan",
-                "off",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--no-server-header",
-            ],
-            env={"CEILING_BODY_BYTES": str(sizes[name])},
-            cwd=HERE,
-        )
+    bodies = PurchaseBodies()
+    results: dict[str, dict[str, LoadResult]] = {}
+    servers: dict[str, Callable[[], dict[str, LoadResult]]] = {
+        "lcphone": lambda: _with(lcphone(), seconds, bodies),
+        "ceiling": lambda: _with(PEERS["ceiling"](), seconds, bodies),
+        "prism": lambda: _prism_loads(seconds, bodies),
+        "wiremock": lambda: _with(PEERS["wiremock"](), seconds, bodies),
+        "mockoon": lambda: _with(PEERS["mockoon"](), seconds, bodies),
+    }
+    if before is not None:
+        servers["lcphone (before)"] = lambda: _with(lcphone(source=before), seconds, bodies)
+    missing = []
+    for name, run in servers.items():
+        print(f"  measuring {name} ...", flush=True)
         try:
-            wait_for(f"http://127.0.0.1:{port}/x")
-            results[("ceiling", name)] = wrk(f"http://127.0.0.1:{port}", path, seconds)
-        finally:
-            ceiling.stop()
-    if prism is not None:
-        port = free_port()
-        server = Background(
-            [str(prism), "mock", str(ROOT / "contracts" / "lc-phone-v3.openapi.yaml"), "-p", str(port), "-v", "error"]
-        )
-        try:
-            wait_for(f"http://127.0.0.1:{port}{LIST}", {"Authorization": f"Bearer {TOKEN}", "Version": "v3"})
-            for name, path in (("list active numbers", LIST), ("search", SEARCH)):
-                results[("prism", name)] = wrk(f"http://127.0.0.1:{port}", path, seconds)
-        finally:
-            server.stop()
+            results[name] = run()
+        except (LookupError, RuntimeError) as why:
+            missing.append(f"{name}: {why}")
+    bodies.close()
     lines = []
-    for name in ("list active numbers", "search"):
-        mine = results[("lcphone", name)]
-        for server in ("lcphone", "prism", "ceiling"):
-            if (server, name) not in results:
-                continue
-            r = results[(server, name)]
+    for operation in OPERATIONS:
+        mine = results["lcphone"][operation.key]
+        for name, measured in results.items():
+            r = measured[operation.key]
+            ratio = "" if name == "lcphone" else f"{mine.rps / r.rps:.2f}x"
             lines.append(
                 [
-                    f"{name}: {server}",
-                    f"{r['rps']:.0f}",
-                    f"{r['p50']:.2f}",
-                    f"{r['p99']:.2f}",
-                    f"{mine['rps'] / r['rps']:.2f}x" if server != "lcphone" else "",
-                    str(int(r["errors"])),
+                    f"{operation.title}: {name}",
+                    f"{r.rps:,.0f}",
+                    f"{r.p50_ms:.2f}",
+                    f"{r.p99_ms:.2f}",
+                    f"{r.cpu_us:.0f}",
+                    ratio,
+                    str(r.non_2xx + r.errors),
                 ]
             )
-    table(["request: server", "requests/s", "p50 ms", "p99 ms", "lcphone / this", "non-2xx"], lines)
+    table(["operation: server", "requests/s", "p50 ms", "p99 ms", "CPU us/request", "lcphone / this", "failed"], lines)
     rows.append("")
-    rows.append(
-        f"lcphone serves an inventory of 60,000 numbers (`--inventory 5000`). Body sizes: list "
-        f"{sizes['list active numbers']} bytes (50 numbers), search {sizes['search']} bytes (20 numbers) from "
-        "lcphone; the ceiling answers the same sizes; Prism answers the contract's examples, smaller."
+    sizes = {op.key: len((stubs.BODIES / f"{op.key}.json").read_bytes()) for op in OPERATIONS}
+    note(
+        "Every server sends lcphone's bytes (WireMock, Mockoon and the ceiling serve them as stubs, bench/stubs/) "
+        "but Prism, which answers the contract's examples (smaller). lcphone serves a 120,000-number inventory "
+        "and buys a different number on every purchase; every request is validated, journaled and rate-limit "
+        f"counted. Answer sizes: {', '.join(f'{key} {size:,} B' for key, size in sizes.items())}. CPU is the "
+        "server's own (user + system, from /proc) over the measured run, divided by the requests it served."
     )
-    for name in ("list active numbers", "search"):
-        mine = results[("lcphone", name)]["rps"]
-        if ("prism", name) in results:
-            ratio = mine / results[("prism", name)]["rps"]
-            rows.append(f"- {name}: {ratio:.2f}x Prism's requests/s (target 3x: {verdict(ratio >= 3)})")
-        ratio = mine / results[("ceiling", name)]["rps"]
-        rows.append(f"- {name}: {ratio:.0%} of the ceiling (target 60%: {verdict(ratio >= 0.6)})")
+    for why in missing:
+        note(f"- not measured: {why}")
+    rows.append("")
+    rows.append("Targets (one worker, this run):")
+    for operation in OPERATIONS:
+        mine = results["lcphone"][operation.key]
+        checks = []
+        if "prism" in results:
+            ratio = mine.rps / results["prism"][operation.key].rps
+            checks.append(f"{ratio:.2f}x Prism (target 3x: {verdict(ratio >= PRISM_TARGET)})")
+        for peer in ("wiremock", "mockoon"):
+            if peer in results:
+                ratio = mine.rps / results[peer][operation.key].rps
+                checks.append(f"{ratio:.2f}x {peer} (target ahead: {verdict(ratio > 1)})")
+        ceiling = mine.rps / results["ceiling"][operation.key].rps
+        target = CEILING_TARGETS.get(operation.key)
+        checks.append(
+            f"{ceiling:.0%} of the ceiling"
+            + (f" (target {target:.0%}: {verdict(ceiling >= target)})" if target else " (no target)")
+        )
+        checks.append(f"{mine.cpu_us:.0f} us CPU per request")
+        note(f"- {operation.title}: " + "; ".join(checks))
 
 
-# -- 2. fixtures ---------------------------------------------------------------------------------
+def _with(context, seconds: float, bodies: PurchaseBodies) -> dict[str, LoadResult]:
+    with context as running:
+        return load_all(running, seconds, bodies)
+
+
+# -- 2. state ---------------------------------------------------------------------------------------
+
+
+def state(seconds: float) -> None:
+    section("2. lcphone's state: memory, SQLite and PostgreSQL (one worker; every purchase committed before its 201)")
+    from postgres_cluster import Cluster, NoPostgres
+
+    stores: dict[str, Callable[[], object]] = {"memory": lambda: None}
+    folder = tempfile.TemporaryDirectory(prefix="lcphone-bench-state-")
+    stores["SQLite"] = lambda: str(Path(folder.name) / f"state-{time.monotonic_ns()}.db")
+    cluster = None
+    try:
+        cluster = Cluster.find().init()
+        cluster.start()
+        stores["PostgreSQL"] = lambda: f"{cluster.url()}?options=-csearch_path%3Dbench_{time.monotonic_ns()}"
+    except (NoPostgres, RuntimeError) as why:
+        note(f"PostgreSQL not measured: {why}")
+    bodies = PurchaseBodies()
+    chosen = [BY_KEY["list"], BY_KEY["purchase"]]
+    results: dict[str, dict[str, LoadResult]] = {}
+    try:
+        for name, make in stores.items():
+            print(f"  measuring {name} ...", flush=True)
+            with lcphone(state=make()) as running:  # type: ignore[arg-type]
+                results[name] = load_all(running, seconds, bodies, chosen)
+    finally:
+        bodies.close()
+        if cluster is not None:
+            cluster.destroy()
+        folder.cleanup()
+    memory = results["memory"]
+    lines = []
+    for operation in chosen:
+        for name, measured in results.items():
+            r = measured[operation.key]
+            lines.append(
+                [
+                    f"{operation.title}: {name}",
+                    f"{r.rps:,.0f}",
+                    f"{r.p50_ms:.2f}",
+                    f"{r.p99_ms:.2f}",
+                    f"{r.cpu_us:.0f}",
+                    f"{r.rps / memory[operation.key].rps:.0%}",
+                    str(r.non_2xx + r.errors),
+                ]
+            )
+    table(["operation: state", "requests/s", "p50 ms", "p99 ms", "CPU us/request", "of memory", "failed"], lines)
+    rows.append("")
+    sqlite = results["SQLite"]["purchase"].rps / memory["purchase"].rps
+    note(f"- purchase with SQLite: {sqlite:.0%} of memory's rate (target 50%: {verdict(sqlite >= STATE_TARGET)})")
+    if "PostgreSQL" in results:
+        pg = results["PostgreSQL"]
+        note(
+            f"- PostgreSQL (a local server, one replica): purchase {pg['purchase'].rps / memory['purchase'].rps:.0%}"
+            f" and list {pg['list'].rps / memory['list'].rps:.0%} of memory's rate; replicas add throughput, "
+            "the database serialises purchases"
+        )
+
+
+# -- 3. where the time goes --------------------------------------------------------------------------
+
+
+def where_time_goes(seconds: float) -> None:
+    section("3. Where the time goes (py-spy on lcphone serve under wrk, each operation)")
+    import hotspots
+
+    rows.extend(
+        [
+            "Own time: the function on top of the stack; inclusive: lcphone's functions with what they call (the",
+            "frames every request passes through are left out). Shares of the samples of the server's busy time.",
+            "",
+            "### Now",
+            "",
+        ]
+    )
+    rows.extend(hotspots.report(seconds))
+    before = HERE / "profile-before.md"
+    if before.is_file():
+        rows.extend(
+            [
+                "### Before (the same run on the lcphone of commit ab1ca80, kept in bench/profile-before.md)",
+                "",
+                "What changed: a purchase copied every number of its account (73% of its time); verdicts on "
+                "bodiless requests are now remembered, bodies get a quick check before jsonschema, a search "
+                "keeps its first matches, a list reads its page rather than filtering the whole list, friendly "
+                "names come from block templates, the garbage collector is settled after start-up.",
+                "",
+                *before.read_text(encoding="utf-8").splitlines(),
+            ]
+        )
+
+
+# -- 4. fixtures --------------------------------------------------------------------------------------
 
 
 def fixtures(tests: int) -> None:
-    section(f"2. Fixture cost ({tests} tests per variant, best of 2 runs)")
+    section(f"4. Fixture cost ({tests} tests per variant, best of 2 runs)")
     from fixture_cost import measure
 
     results = measure(tests, 2)
@@ -267,10 +271,10 @@ def fixtures(tests: int) -> None:
     table(["variant", "wall s", "added ms/test", "x baseline"], lines)
     added = (results[1][1] - baseline) / tests * 1000
     rows.append("")
-    rows.append(f"- `lcphone` adds {added:.2f} ms per test (target under 3 ms: {verdict(added < 3)})")
+    note(f"- `lcphone` adds {added:.2f} ms per test (target under 3 ms: {verdict(added < 3)})")
 
 
-# -- 3. start-up ---------------------------------------------------------------------------------
+# -- 5. start-up --------------------------------------------------------------------------------------
 
 
 def best_of(runs: int, command: list[str]) -> float:
@@ -283,18 +287,15 @@ def best_of(runs: int, command: list[str]) -> float:
 
 
 def startup() -> None:
-    section("3. Start-up")
+    section("5. Start-up")
     bare = best_of(7, [sys.executable, "-c", "pass"])
     imported = best_of(7, [sys.executable, "-c", "import mockserver"])
     built = best_of(3, [sys.executable, "-c", "import mockserver; mockserver.Sandbox()"])
     serve_times = []
     for _ in range(3):
         port = free_port()
-        server = Background([sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port)])
-        try:
+        with Background([sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port)]):
             serve_times.append(wait_for(f"http://127.0.0.1:{port}/__admin/health"))
-        finally:
-            server.stop()
     serve = min(serve_times)
     lines = [
         ["python -c pass (baseline)", f"{bare * 1000:.0f}", "1.00x"],
@@ -302,33 +303,28 @@ def startup() -> None:
         ["import + default Sandbox() (minus the baseline)", f"{(built - bare) * 1000:.0f}", f"{built / bare:.2f}x"],
         ["lcphone serve: launch to first 200", f"{serve * 1000:.0f}", f"{serve / bare:.2f}x"],
     ]
-    prism = ensure_prism()
-    prism_time = None
-    if prism is not None:
-        port = free_port()
-        server = Background(
-            [str(prism), "mock", str(ROOT / "contracts" / "lc-phone-v3.openapi.yaml"), "-p", str(port), "-v", "error"]
-        )
+    peers = {}
+    for name, start in (("prism mock", PEERS["prism"]), ("wiremock", PEERS["wiremock"]), ("mockoon", PEERS["mockoon"])):
         try:
-            prism_time = wait_for(
-                f"http://127.0.0.1:{port}{LIST}", {"Authorization": f"Bearer {TOKEN}", "Version": "v3"}
-            )
-        finally:
-            server.stop()
-        lines.append(["prism mock: launch to first 200", f"{prism_time * 1000:.0f}", f"{prism_time / bare:.2f}x"])
+            started = time.perf_counter()
+            with start():
+                peers[name] = time.perf_counter() - started
+        except (LookupError, RuntimeError):
+            continue
+        lines.append([f"{name}: launch to first 200", f"{peers[name] * 1000:.0f}", f"{peers[name] / bare:.2f}x"])
     table(["what", "ms", "x baseline"], lines)
     rows.append("")
-    rows.append(
-        f"- `import mockserver`: {(imported - bare) * 1000:.0f} ms (target under 300 ms: "
-        f"{verdict(imported - bare < 0.3)})"
+    note(
+        f"- `import mockserver`: {(imported - bare) * 1000:.0f} ms "
+        f"(target under 300 ms: {verdict(imported - bare < 0.3)})"
     )
-    rows.append(
+    note(
         f"- `lcphone serve` to first 200: {serve * 1000:.0f} ms (target under 1 s: {verdict(serve < 1)})"
-        + (f"; Prism takes {prism_time / serve:.1f}x as long" if prism_time else "")
+        + "".join(f"; {name} takes {seconds / serve:.1f}x as long" for name, seconds in peers.items())
     )
 
 
-# -- 4. scale ------------------------------------------------------------------------------------
+# -- 6. scale -----------------------------------------------------------------------------------------
 
 
 def median_us(call, repeat: int) -> float:
@@ -341,7 +337,7 @@ def median_us(call, repeat: int) -> float:
 
 
 def scale(sizes: list[int]) -> None:
-    section("4. Scale: latency against inventory size (in-process, the domain objects, median)")
+    section("6. Scale: latency against inventory size (in-process, the domain objects, median)")
     from mockserver import Sandbox
     from mockserver.inventory import SearchQuery, build_catalog
 
@@ -360,6 +356,7 @@ def scale(sizes: list[int]) -> None:
         sandbox = Sandbox(numbers_per_type=per_type)
         system = sandbox.phone_system
         location = system.store.get_location("tDtDnQdgm2LXpyiqYvZ6")
+        assert location is not None
         is_available = system.is_available
         queries = {
             "search, no filter": SearchQuery("US", frozenset({"local"})),
@@ -369,67 +366,37 @@ def scale(sizes: list[int]) -> None:
         row = {
             name: median_us(lambda q=q, c=catalog, a=is_available: c.search(q, a), 200) for name, q in queries.items()
         }
-        offers = [n.available for n in catalog.search(SearchQuery("US", frozenset({"local"})), is_available, 200)]
-        bodies = iter(
-            [
-                {
-                    "phoneNumber": n["phoneNumber"],
-                    "addressSid": "",
-                    "bundleSid": "",
-                    "countryCode": "US",
-                    "numberType": "local",
-                    "paymentIntentId": "pi",
-                    "stripeAccountId": "acct",
-                    "paymentMethodId": "pm",
-                    "locality": "",
-                    "region": "",
-                    "fingerprintId": f"bench-{i}",
-                    "skipLocationKYC": False,
-                }
-                for i, n in enumerate(offers)
-            ]
+        from mockserver.phone_system import PurchaseOrder
+
+        offers = catalog.search(SearchQuery("US", frozenset({"local"})), is_available, 200)
+        orders = iter(
+            PurchaseOrder(n.phone_number, f"digest-{i}", "US", "local", fingerprint_id=f"bench-{i}")
+            for i, n in enumerate(offers)
         )
-        row["purchase"] = median_us(lambda s=system, at=location, b=bodies: s.purchase(at, next(b)), 150)
+        row["purchase"] = median_us(lambda s=system, at=location, o=orders: s.purchase(at, next(o)), 150)
         figures[size] = row
         lines.append([f"{len(catalog):,} numbers", f"{build_seconds:.1f}"] + [f"{v:.0f}" for v in row.values()])
-        sandbox = system = location = catalog = None  # free this size before building the next
+        sandbox = system = catalog = None  # type: ignore[assignment]
         build_catalog.cache_clear()
     table(["inventory", "build s", *[f"{k} (us)" for k in figures[sizes[0]]]], lines)
     small, large = figures[sizes[0]], figures[sizes[-1]]
-    growth = {name: large[name] / small[name] for name in small}
     rows.append("")
-    import math
-
     log_ratio = math.log(sizes[-1]) / math.log(sizes[0])
-    for name, factor in growth.items():
-        rows.append(
+    for name in small:
+        factor = large[name] / small[name]
+        note(
             f"- {name}: x{factor:.2f} from {sizes[0]:,} to {sizes[-1]:,} numbers "
             f"(logarithmic growth would be x{log_ratio:.2f}: {verdict(factor <= log_ratio * 1.25)})"
         )
     if memory_line is not None:
-        rows.append(f"- memory: {memory_line:.1f} MiB per 100,000 numbers in the inventory")
-
-    per_type = sizes[-1] // 12 + 1
-    held = min(10_000, per_type // 2)
-    sandbox = Sandbox(numbers_per_type=per_type)
-    system = sandbox.phone_system
-    system.add_numbers("bigLocation", "US", "local", held)
-    big = system.store.get_location("bigLocation")
-    first = median_us(lambda: system.active_numbers(big, page=0, page_size=50), 200)
-    last = median_us(lambda: system.active_numbers(big, page=held // 50 - 1, page_size=50), 200)
-    filtered = median_us(lambda: system.active_numbers(big, page=0, page_size=50, search_filter="415"), 50)
-    rows.append(
-        f"- list active numbers of a location holding {held:,} numbers: first page {first:.0f} us, "
-        f"last page {last:.0f} us, with searchFilter {filtered:.0f} us (a filter reads every number)"
-    )
-    print(f"  list of {held:,}: first page {first:.0f} us, last page {last:.0f} us, filtered {filtered:.0f} us")
+        note(f"- memory: {memory_line:.1f} MiB per 100,000 numbers in the inventory")
 
 
-# -- 5. property suites -------------------------------------------------------------------------
+# -- 7. property suites -------------------------------------------------------------------------------
 
 
 def suites(examples: int) -> None:
-    section(f"5. Property suites ({examples} schemathesis examples per operation, model {examples} runs)")
+    section(f"7. Property suites ({examples} schemathesis examples per operation, model {examples} runs)")
     env = {
         **os.environ,
         "LCPHONE_SUITE_EXAMPLES": str(examples),
@@ -460,8 +427,7 @@ def suites(examples: int) -> None:
                 capture_output=True,
             )
             socket_time = time.perf_counter() - started
-    # 4 operations + the linked sequences + the model, each with the same budget of examples
-    per_100 = 100 / (examples * 6)
+    per_100 = 100 / (examples * 6)  # operations, sequences and the model, each with the same budget
     table(
         ["target", "wall s", "s per 100 examples", "x in-process"],
         [
@@ -474,6 +440,81 @@ def suites(examples: int) -> None:
             ],
         ],
     )
+
+
+# -- 8. the inspector ---------------------------------------------------------------------------------
+
+
+def inspector(loads: int) -> None:
+    section("8. The inspector page with a full journal (headless Chromium, median of fresh page loads)")
+    import inspector_paint
+
+    figures = inspector_paint.run(loads)
+    if figures is None:
+        note("No Chromium or Playwright on this machine: not measured.")
+        return
+    empty, full = figures
+    table(
+        ["journal", "first contentful paint ms", "journal drawn ms", "x empty"],
+        [
+            [
+                f"{p.entries:,} entries",
+                f"{p.first_paint_ms:.0f}",
+                f"{p.journal_shown_ms:.0f}",
+                f"{p.first_paint_ms / empty.first_paint_ms:.2f}x",
+            ]
+            for p in figures
+        ],
+    )
+    rows.append("")
+    target = inspector_paint.TARGET_MS
+    note(
+        f"- first paint with {full.entries:,} entries: {full.first_paint_ms:.0f} ms "
+        f"(target under {target} ms: {verdict(full.first_paint_ms < target)}); its newest 500 drawn at "
+        f"{full.journal_shown_ms:.0f} ms"
+    )
+
+
+# -- 9. reliability -----------------------------------------------------------------------------------
+
+
+def reliability(soak_seconds: float) -> None:
+    section("9. Reliability: known attacks, then a soak (2 workers on SQLite, loopback)")
+    options = ["--workers", "2", "--max-connections", "100", "--header-timeout", "2"]
+    with tempfile.TemporaryDirectory() as folder, ServeProcess(*options, "--state", f"{folder}/state.db") as served:
+        pid = served.process.pid
+        outcomes, acknowledged, listed = attacks.replay(pid, served.base_url, scale=1.0, hold=3)
+        table(
+            ["attack", "requests", "seconds", "RSS before MiB", "RSS after", "slowest canary s", "canary fails"],
+            [
+                [
+                    o.name,
+                    str(o.requests),
+                    f"{o.seconds:.1f}",
+                    f"{o.rss_before:.0f}",
+                    f"{o.rss_after:.0f}",
+                    f"{o.slowest_canary:.2f}",
+                    str(len(o.canary_failures)),
+                ]
+                for o in outcomes
+            ],
+        )
+        rows.append("")
+        lost = acknowledged - listed
+        note(f"- purchases acknowledged: {len(acknowledged)}, lost: {len(lost)} (target 0: {verdict(not lost)})")
+        samples = attacks.soak(pid, served.base_url, soak_seconds, sample_every=max(5.0, soak_seconds / 6))
+    rows.append("")
+    table(["soak elapsed s", "RSS MiB"], [[f"{t:.0f}", f"{rss:.1f}"] for t, rss in samples])
+    rows.append("")
+    growth = samples[-1][1] - samples[1][1] if len(samples) > 2 else 0.0
+    note(
+        f"- mixed and hostile traffic for {soak_seconds:.0f} s: RSS from {samples[0][1]:.0f} to {samples[-1][1]:.0f} "
+        f"MiB; after the first sample it moved {growth:+.1f} MiB (target: bounded, under 25 MiB: "
+        f"{verdict(growth < 25)})"
+    )
+
+
+# -----------------------------------------------------------------------------------------------------
 
 
 def machine() -> str:
@@ -490,22 +531,32 @@ def machine() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs and smaller sizes (for trying it out)")
+    parser.add_argument("--quick", action="store_true", help="shorter runs, smaller sizes; results.md is not written")
+    parser.add_argument("--before", type=Path, help="a checkout whose lcphone gets a row of its own in section 1")
     args = parser.parse_args()
+    quick = args.quick
+    stubs.write()
+    for peer in ("prism", "wiremock", "mockoon"):
+        ensure_npm_tool(peer)
     rows.extend(
         [
             "# lcphone benchmark results",
             "",
             f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {machine()}.",
-            "Regenerate with `python bench/run.py`. Ratios are measured against baselines in the same run.",
+            "Regenerate with `./dev bench` (`python bench/run.py`). Ratios are measured against baselines in the "
+            "same run; absolute figures depend on the machine.",
         ]
     )
-    throughput(2 if args.quick else 5)
-    fixtures(100 if args.quick else 500)
+    throughput(2 if quick else 5, args.before)
+    state(2 if quick else 5)
+    where_time_goes(2 if quick else 4)
+    fixtures(100 if quick else 500)
     startup()
-    scale([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
-    suites(5 if args.quick else 10)
-    if not args.quick:
+    scale([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000])
+    suites(5 if quick else 10)
+    inspector(2 if quick else 5)
+    reliability(20 if quick else 60)
+    if not quick:
         (HERE / "results.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
         print(f"\nwrote {HERE / 'results.md'}")
     return 0

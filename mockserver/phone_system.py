@@ -11,6 +11,7 @@ import functools
 import hashlib
 import itertools
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,15 @@ from .store import MemoryStore, Store
 _ADDRESS_SID = re.compile(r"^AD[0-9a-f]{32}$")
 _BUNDLE_SID = re.compile(r"^BU[0-9a-f]{32}$")
 NUMBER_NO_LONGER_AVAILABLE = "Phone number is no longer available"  # the vendor's own words (D10)
+
+
+_COMPANY_NAMES_LOCK = threading.Lock()
+
+
+@functools.cache
+def _company_names() -> Faker:
+    """One Faker for every phone system (making one costs more than a reset), seeded before each name."""
+    return Faker("en_US")
 
 
 @functools.lru_cache(maxsize=16)
@@ -84,7 +94,7 @@ class PhoneSystem:
         self.ids = IdFactory(seed)
         self.store: Store = store if store is not None else MemoryStore()
         self.scenario = scenario
-        self._fake = Faker("en_US")
+        self._proven: Scenario | None = None  # the scenario last loaded whole
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -94,8 +104,10 @@ class PhoneSystem:
         A scenario whose content cannot be honoured (a pool bigger than its numbers...) is refused whole: it is
         tried on a scratch store first, so that no store, whether it can roll back or not, is touched by it.
         """
-        PhoneSystem(self.catalog, self.seed, scenario, MemoryStore())._fill(scenario)
+        if scenario is not self._proven:  # a reset loads the scenario it already holds: nothing to try
+            PhoneSystem(self.catalog, self.seed, scenario, MemoryStore())._fill(scenario)
         self._fill(scenario)
+        self._proven = scenario
 
     def _fill(self, scenario: Scenario) -> None:
         store = self.store
@@ -160,8 +172,10 @@ class PhoneSystem:
 
     def _company_name(self, location_id: str) -> str:
         """A made-up business name for a location created without one, the same for the same seed and id."""
-        self._fake.seed_instance(f"{self.seed}:{location_id}")
-        return str(self._fake.company())
+        fake = _company_names()
+        with _COMPANY_NAMES_LOCK:
+            fake.seed_instance(f"{self.seed}:{location_id}")
+            return str(fake.company())
 
     def create_location(
         self,

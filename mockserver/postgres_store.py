@@ -34,7 +34,7 @@ from psycopg import conninfo as libpq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
-from .store import StateFileError, StoreUnavailable
+from .store import NumberRecords, StateFileError, StoreUnavailable
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -67,6 +67,7 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE lcphone_sequences (kind TEXT PRIMARY KEY, value BIGINT NOT NULL);
     """,
 }
+_HELD = "held:"  # sequences counting each location's numbers
 _TABLES = ("lcphone_locations", "lcphone_tokens", "lcphone_numbers", "lcphone_pools", "lcphone_purchases",
            "lcphone_sequences")  # fmt: skip
 
@@ -149,6 +150,7 @@ class PostgresStore:
         self.description = redacted(url)
         self.timeout = timeout
         self._local = threading.local()
+        self._numbers = NumberRecords()
         self._watchdog = Watchdog()
         self._down_until = 0.0
         self._last_error = ""
@@ -441,16 +443,19 @@ class PostgresStore:
 
     def active_numbers(self, location_id: str) -> list[ActiveNumber]:
         rows = self._rows("SELECT record FROM lcphone_numbers WHERE location_id = %s ORDER BY seq", location_id)
-        return [ActiveNumber(**orjson.loads(row[0])) for row in rows]
+        return self._numbers.numbers(row[0] for row in rows)
 
     def has_active_numbers(self, location_id: str) -> bool:
         return bool(self._rows("SELECT 1 FROM lcphone_numbers WHERE location_id = %s LIMIT 1", location_id))
 
     def count_active_numbers(self, location_id: str) -> int:
-        return self._rows("SELECT count(*) FROM lcphone_numbers WHERE location_id = %s", location_id)[0][0]
+        # A counter kept beside the numbers: counting them would read them all, on every purchase.
+        rows = self._rows("SELECT value FROM lcphone_sequences WHERE kind = %s", _HELD + location_id)
+        return rows[0][0] if rows else 0
 
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         with self.transaction():
+            self.next_sequence(_HELD + location_id)
             self._run(
                 "INSERT INTO lcphone_numbers (phone_number, location_id, seq, record) VALUES (%s, %s, %s, %s)",
                 number.phone_number,

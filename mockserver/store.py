@@ -13,9 +13,11 @@ state: it is rebuilt from the seed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
+
+import orjson
 
 from .errors import StoreUnavailable as StoreUnavailable
 from .models import ActiveNumber, Location, NumberPool, PurchaseRecord, Token
@@ -58,6 +60,28 @@ class Store(Protocol):
     def changed_elsewhere(self) -> bool: ...
     def health(self) -> dict[str, object]: ...
     def close(self) -> None: ...
+
+
+class NumberRecords:
+    """Active numbers read from a database, kept by their stored record: a number does not change once added, so
+    the same record is the same number, parsed once (and its rendered forms kept with it). Bounded."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._known: dict[str, ActiveNumber] = {}
+
+    def numbers(self, records: Iterable[str]) -> list[ActiveNumber]:
+        known = self._known
+        found = []
+        for record in records:
+            number = known.get(record)
+            if number is None:
+                number = ActiveNumber(**orjson.loads(record))
+                if len(known) >= self.capacity:
+                    del known[next(iter(known))]
+                known[record] = number
+            found.append(number)
+        return found
 
 
 class MemoryStore:

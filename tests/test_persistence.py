@@ -120,3 +120,19 @@ def test_an_acknowledged_purchase_survives_kill_9(serve, tmp_path) -> None:
     with httpx.Client(base_url=restarted.base_url) as client:
         listed = active(client)
     assert all(number in listed for number in bought_numbers)
+
+
+def test_a_state_file_of_format_2_is_brought_to_the_current_format(tmp_path) -> None:
+    from mockserver.sqlite_store import SCHEMA_VERSION, SqliteStore
+
+    path = tmp_path / "state.db"
+    Sandbox(store=SqliteStore(path)).store.close()
+    held = dict(sqlite3.connect(path).execute("SELECT kind, value FROM sequences WHERE kind LIKE 'held:%'").fetchall())
+    assert held, "each location's numbers are counted"
+    with sqlite3.connect(path) as db:  # as lcphone 0.2 wrote it: no counters
+        db.execute("DELETE FROM sequences WHERE kind LIKE 'held:%'")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    store = SqliteStore(path)
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert all(store.count_active_numbers(kind.removeprefix("held:")) == count for kind, count in held.items())
+    store.close()
