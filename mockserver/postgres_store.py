@@ -145,8 +145,16 @@ class PostgresStore:
     persistent = True
     shared = True
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT, pool_size: int = 10, name: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        pool_size: int = 10,
+        name: str = "",
+        fail_fast_for: float = RETRY_AFTER,
+    ) -> None:
         self.url = url
+        self.fail_fast_for = fail_fast_for  # after a failure, seconds during which requests fail at once
         self.description = redacted(url)
         self.timeout = timeout
         self._local = threading.local()
@@ -210,7 +218,7 @@ class PostgresStore:
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
         reason = " ".join(str(error).split()) or type(error).__name__
         self._last_error = reason
-        self._down_until = time.monotonic() + RETRY_AFTER
+        self._down_until = time.monotonic() + self.fail_fast_for
         return StoreUnavailable(f"{self.description} is unavailable: {reason}", RETRY_AFTER)
 
     def _checkout(self) -> psycopg.Connection:

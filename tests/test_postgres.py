@@ -154,7 +154,7 @@ def test_a_replica_killed_mid_storm_loses_nothing_acknowledged(serve, postgres_u
 def test_postgres_restarting_mid_run_gets_503_then_service_resumes(
     serve, postgres_cluster: Cluster, postgres_url: str
 ) -> None:
-    replicas = start_replicas(serve, postgres_url, 2, "--state-timeout", "2")
+    replicas = start_replicas(serve, postgres_url, 2, "--state-timeout", "1")
     client = spread_client([r.base_url for r in replicas])
     acknowledged: list[str] = []
     statuses: Counter[int] = Counter()
@@ -190,7 +190,7 @@ def test_postgres_restarting_mid_run_gets_503_then_service_resumes(
     buyer = threading.Thread(target=storm)
     buyer.start()
     time.sleep(0.5)
-    postgres_cluster.restart(down_for=1.5)  # as after a crash: immediate stop, recovery at start
+    postgres_cluster.restart(down_for=1.5)  # longer than the state timeout: requests must get 503
     back = time.monotonic()
     while time.monotonic() < back + 15 and last_sale[0] < back and buyer.is_alive():
         time.sleep(0.05)
@@ -205,7 +205,7 @@ def test_postgres_restarting_mid_run_gets_503_then_service_resumes(
 
 
 def test_a_database_that_does_not_answer_gets_503_within_the_timeout(postgres_cluster: Cluster, postgres_url) -> None:
-    sandbox = Sandbox(store=PostgresStore(postgres_url, timeout=1.0))
+    sandbox = Sandbox(store=PostgresStore(postgres_url, timeout=1.0, fail_fast_for=0.2))
     from mockserver.transport import SyncASGITransport
 
     with httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox") as client:
@@ -221,7 +221,7 @@ def test_a_database_that_does_not_answer_gets_503_within_the_timeout(postgres_cl
         assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
         assert waited < 3, f"waited {waited:.1f} s with a 1 s timeout"
         assert health.status_code == 503 and health.json()["store"]["ok"] is False
-        time.sleep(1.1)  # Retry-After
+        time.sleep(0.3)  # past the store's fail-fast window (1 s by default, as Retry-After says)
         assert client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 200
     assert not sandbox.crashes
     sandbox.store.close()
@@ -260,19 +260,19 @@ def test_state_of_a_newer_lcphone_is_refused(postgres_url: str) -> None:
 
 
 def test_the_store_fails_fast_while_the_database_is_away(postgres_cluster: Cluster, postgres_url: str) -> None:
-    store = PostgresStore(postgres_url, timeout=2.0)
+    store = PostgresStore(postgres_url, timeout=2.0, fail_fast_for=0.5)
     postgres_cluster.stop("immediate")
     try:
         started = time.monotonic()
         with pytest.raises(StoreUnavailable):
             store.get_meta("generation")
-        for _ in range(20):  # within Retry-After: at once, not a new wait each time
+        for _ in range(20):  # within the fail-fast window: at once, not a new wait each time
             with pytest.raises(StoreUnavailable):
                 store.get_meta("generation")
         assert time.monotonic() - started < 2.5
     finally:
         postgres_cluster.start()
-    time.sleep(1.1)
+    time.sleep(0.6)
     assert store.get_meta("generation") is not None
     store.close()
 
