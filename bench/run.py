@@ -555,7 +555,7 @@ def main() -> int:
     scale([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000])
     suites(5 if quick else 10)
     inspector(2 if quick else 5)
-    reliability(20 if quick else 60)
+    reliability(20 if quick else 180)
     if not quick:
         (HERE / "results.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
         print(f"\nwrote {HERE / 'results.md'}")
