@@ -9,22 +9,16 @@ several fresh page loads; the baseline is the same page with an empty journal, m
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the system's Chromium
+import system_chromium
 from mockserver import Sandbox
 from mockserver.server_thread import SandboxServer
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 FULL_JOURNAL = 10_000
 TARGET_MS = 500
 
@@ -34,10 +28,6 @@ class Paint:
     entries: int
     first_paint_ms: float  # first contentful paint: the server-rendered page
     journal_shown_ms: float  # the journal's newest rows drawn by the page's script
-
-
-def chromium() -> str | None:
-    return next((found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
 
 
 def _fill(sandbox: Sandbox, entries: int) -> None:
@@ -54,7 +44,7 @@ def measure(entries: int, loads: int, executable: str) -> Paint:
     _fill(sandbox, entries)
     first, shown = [], []
     with SandboxServer(sandbox) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=system_chromium.FLAGS)
         for _ in range(loads + 1):  # the first load warms the browser's caches: not counted
             context = browser.new_context()
             page = context.new_page()
@@ -79,7 +69,7 @@ def measure(entries: int, loads: int, executable: str) -> Paint:
 
 def run(loads: int = 5) -> tuple[Paint, Paint] | None:
     """(empty journal, full journal), or None where no Chromium or Playwright can be had."""
-    executable = chromium()
+    executable = system_chromium.executable()
     try:
         import playwright  # noqa: F401
     except ImportError:

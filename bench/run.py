@@ -66,6 +66,12 @@ def note(text: str) -> None:
     print("  " + text, flush=True)
 
 
+def load_row(label: str, result: LoadResult, relative: str) -> list[str]:
+    """A table row of one load run, with its figure relative to the section's baseline."""
+    return [label, f"{result.rps:,.0f}", f"{result.p50_ms:.2f}", f"{result.p99_ms:.2f}", f"{result.cpu_us:.0f}",
+            relative, str(result.non_2xx + result.errors)]  # fmt: skip
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -113,17 +119,7 @@ def throughput(seconds: float, before: Path | None) -> None:
         for name, measured in results.items():
             r = measured[operation.key]
             ratio = "" if name == "lcphone" else f"{mine.rps / r.rps:.2f}x"
-            lines.append(
-                [
-                    f"{operation.title}: {name}",
-                    f"{r.rps:,.0f}",
-                    f"{r.p50_ms:.2f}",
-                    f"{r.p99_ms:.2f}",
-                    f"{r.cpu_us:.0f}",
-                    ratio,
-                    str(r.non_2xx + r.errors),
-                ]
-            )
+            lines.append(load_row(f"{operation.title}: {name}", r, ratio))
     table(["operation: server", "requests/s", "p50 ms", "p99 ms", "CPU us/request", "lcphone / this", "failed"], lines)
     rows.append("")
     sizes = {op.key: len((stubs.BODIES / f"{op.key}.json").read_bytes()) for op in OPERATIONS}
@@ -170,6 +166,9 @@ def state(seconds: float) -> None:
     section("2. lcphone's state: memory, SQLite and PostgreSQL (one worker; every purchase committed before its 201)")
     from postgres_cluster import Cluster, NoPostgres
 
+    if ensure_wrk() is None:
+        note("wrk could not be installed on this machine: skipped.")
+        return
     stores: dict[str, Callable[[], object]] = {"memory": lambda: None}
     folder = tempfile.TemporaryDirectory(prefix="lcphone-bench-state-")
     stores["SQLite"] = lambda: str(Path(folder.name) / f"state-{time.monotonic_ns()}.db")
@@ -198,17 +197,7 @@ def state(seconds: float) -> None:
     for operation in chosen:
         for name, measured in results.items():
             r = measured[operation.key]
-            lines.append(
-                [
-                    f"{operation.title}: {name}",
-                    f"{r.rps:,.0f}",
-                    f"{r.p50_ms:.2f}",
-                    f"{r.p99_ms:.2f}",
-                    f"{r.cpu_us:.0f}",
-                    f"{r.rps / memory[operation.key].rps:.0%}",
-                    str(r.non_2xx + r.errors),
-                ]
-            )
+            lines.append(load_row(f"{operation.title}: {name}", r, f"{r.rps / memory[operation.key].rps:.0%}"))
     table(["operation: state", "requests/s", "p50 ms", "p99 ms", "CPU us/request", "of memory", "failed"], lines)
     rows.append("")
     sqlite = results["SQLite"]["purchase"].rps / memory["purchase"].rps

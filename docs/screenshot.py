@@ -7,28 +7,19 @@ the contract, opened), in the system's headless Chromium.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the system's Chromium
+import system_chromium
 from mockserver import Sandbox
 from mockserver.server_thread import SandboxServer
 
 LOCATION = "tDtDnQdgm2LXpyiqYvZ6"
 TOKEN = "pit-acme-full-access-0000000001"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--hide-scrollbars",
-]
 
 
 def requests(base: str) -> None:
@@ -72,11 +63,13 @@ def requests(base: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--chromium", default=system_chromium.executable() or "/usr/bin/chromium")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("inspector.png"))
     args = parser.parse_args()
     with SandboxServer(Sandbox()) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, args=FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=args.chromium, args=[*system_chromium.FLAGS, "--hide-scrollbars"]
+        )
         page = browser.new_page(viewport={"width": 1360, "height": 900}, device_scale_factor=1)
         page.goto(f"{server.base_url}/__admin/ui")
         page.wait_for_selector("#journal-state:text('live')")

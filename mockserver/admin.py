@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import admin_validation, errors
-from .admin_access import ADMIN_KEY_HEADER, cross_origin, key_accepted
+from .admin_access import ADMIN_KEY_HEADER, cross_origin, key_accepted, other_origin_refused
 from .api import parse_query
 from .errors import ApiError
 from .faults import FaultError, FaultRule
@@ -236,7 +236,7 @@ def _guarded(sandbox: Sandbox, endpoint: Callable[[Request], Awaitable[Response]
     async def guarded(request: Request) -> Response:
         try:
             if cross_origin(request):
-                raise errors.ApiError(403, "The admin API does not answer pages of another origin.", "Forbidden")
+                raise other_origin_refused("The admin API")
             if not key_accepted(sandbox.admin_key, request):
                 raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
             return await endpoint(request)

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from .errors import ApiError
+
 ADMIN_KEY_HEADER = "X-Admin-Key"
 CSRF_HEADER = "X-Lcphone-Csrf"
 SESSION_COOKIE = "lcphone_admin"
@@ -46,6 +48,11 @@ def cross_origin(request: Request) -> bool:
         return origin == "null"
     host = request.headers.get("host", "")
     return urlsplit(origin).netloc.lower() != host.lower()
+
+
+def other_origin_refused(who: str) -> ApiError:
+    """The answer to a page of another origin (403, in the API's error shape)."""
+    return ApiError(403, f"{who} does not answer pages of another origin.", "Forbidden")
 
 
 def key_accepted(admin_key: str | None, request: Request) -> bool:

@@ -19,7 +19,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from . import contract_files, errors
-from .admin_access import SESSION_COOKIE, cross_origin, csrf_token, key_accepted, session_value
+from .admin_access import (
+    SESSION_COOKIE,
+    cross_origin,
+    csrf_token,
+    key_accepted,
+    other_origin_refused,
+    session_value,
+)
 from .contract_files import VERSIONS
 from .models import ALL_SCOPES
 from .rendering import error_response, json_response
@@ -84,9 +91,7 @@ class Inspector:
     # -- routes -------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
         if cross_origin(request):
-            return error_response(
-                errors.ApiError(403, "The inspector does not answer pages of another origin.", "Forbidden")
-            )
+            return error_response(other_origin_refused("The inspector"))
         if not key_accepted(self.sandbox.admin_key, request):
             return HTMLResponse(key_form(), status_code=401)
         return HTMLResponse(self.render(request))
@@ -94,9 +99,7 @@ class Inspector:
     async def session(self, request: Request) -> Response:
         """The key form: a valid key earns the session cookie."""
         if cross_origin(request):
-            return error_response(
-                errors.ApiError(403, "The inspector does not answer pages of another origin.", "Forbidden")
-            )
+            return error_response(other_origin_refused("The inspector"))
         raw = await request.body()
         key = parse_qs(raw[:4096].decode("utf-8", "replace")).get("key", [""])[0]  # a urlencoded form
         admin_key = self.sandbox.admin_key

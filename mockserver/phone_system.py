@@ -23,7 +23,7 @@ from faker import Faker
 
 from . import errors
 from .ids import IdFactory
-from .inventory import Catalog, SearchQuery
+from .inventory import Catalog, CatalogNumber, SearchQuery
 from .models import (
     ACTIVE_TYPE_FOR,
     ALL_SCOPES,
@@ -246,6 +246,20 @@ class PhoneSystem:
         store.add_active_number(location_id, number)
         return number
 
+    def _activate(self, location_id: str, number: CatalogNumber, **details: Any) -> ActiveNumber:
+        """A number of the inventory, now the location's."""
+        return self._new_active_number(
+            location_id,
+            number.phone_number,
+            number.friendly_name,
+            number.country,
+            number.number_type,
+            voice=number.voice,
+            sms=number.sms,
+            mms=number.mms,
+            **details,
+        )
+
     def add_numbers(self, location_id: str, country: str, number_type: str, count: int) -> list[ActiveNumber]:
         """Gives the location `count` numbers from the inventory (the first available, in catalog order)."""
         with self.store.transaction():
@@ -261,19 +275,7 @@ class PhoneSystem:
                     f"count: {count} {number_type} numbers of {country} were asked for; "
                     f"only {len(drawn)} are left in the inventory"
                 )
-            return [
-                self._new_active_number(
-                    location_id,
-                    n.phone_number,
-                    n.friendly_name,
-                    n.country,
-                    n.number_type,
-                    voice=n.voice,
-                    sms=n.sms,
-                    mms=n.mms,
-                )
-                for n in drawn
-            ]
+            return [self._activate(location_id, n) for n in drawn]
 
     def add_owned_number(self, location_id: str, entry: dict[str, Any]) -> ActiveNumber:
         """Gives the location a number described in full (ported, hosted, or taken from the inventory)."""
@@ -432,17 +434,8 @@ class PhoneSystem:
                     f"bundleSid: numbers of {country} need a regulatory bundle (BU followed by 32 hex digits), "
                     "unless skipLocationKYC is true."
                 )
-            self._new_active_number(
-                location.id,
-                phone_number,
-                number.friendly_name,
-                number.country,
-                number.number_type,
-                voice=number.voice,
-                sms=number.sms,
-                mms=number.mms,
-                address_sid=order.address_sid or None,
-                bundle_sid=order.bundle_sid or None,
+            self._activate(
+                location.id, number, address_sid=order.address_sid or None, bundle_sid=order.bundle_sid or None
             )
             receipt = self.receipt(phone_number, self.account(location))
             if order.fingerprint_id is not None:

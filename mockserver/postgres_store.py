@@ -269,10 +269,8 @@ class PostgresStore:
         return self._call(lambda connection: connection.execute(sql, args).fetchall())
 
     def _run(self, sql: str, *args: Any) -> None:
-        if getattr(self._local, "connection", None) is None:
-            with self.transaction():
-                self._call(lambda connection: connection.execute(sql, args))
-        else:
+        """A change: in the transaction under way, or in one of its own."""
+        with self.transaction():
             self._call(lambda connection: connection.execute(sql, args))
 
     @contextmanager
@@ -350,10 +348,6 @@ class PostgresStore:
             raise StateFileError(f"{self.description}: its search_path ({path}) names no schema to keep state in")
         self.schema = schema
         return int(key)
-
-    @property
-    def schema_version(self) -> int:
-        return self._rows("SELECT version FROM lcphone_schema")[0][0]
 
     # -- settings, generation and lifecycle --------------------------------------------------
     def _read_generation(self) -> int:

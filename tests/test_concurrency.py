@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth, spread_client
+from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth, purchase_body, spread_client
 from mockserver import Sandbox
 from mockserver.server_thread import SandboxServer
 from replicas import start_replicas
@@ -48,23 +48,6 @@ def offers(client: httpx.Client, count: int) -> tuple[list[dict], str]:
     return found["numbers"][:count], found["fingerprintId"]
 
 
-def body_for(number: dict, fingerprint: str) -> dict:
-    return {
-        "phoneNumber": number["phoneNumber"],
-        "addressSid": "",
-        "bundleSid": "",
-        "countryCode": "US",
-        "numberType": number["price"]["number_type"],
-        "paymentIntentId": "pi_1",
-        "stripeAccountId": "acct_1",
-        "paymentMethodId": "pm_1",
-        "locality": "",
-        "region": "",
-        "fingerprintId": fingerprint,
-        "skipLocationKYC": False,
-    }
-
-
 def active(client: httpx.Client, location: str, token: str) -> list[str]:
     response = client.get(
         f"/phone-system/numbers/location/{location}",
@@ -87,7 +70,7 @@ def test_fifty_clients_buying_one_number_get_exactly_one_sale(client: httpx.Clie
     for i in range(CLIENTS):
         location, token = (LOCATION, TOKEN) if i % 2 else ("rival-location", other_token)
         path = f"/phone-system/numbers/location/{location}/purchase"
-        body = body_for(number, f"race-{i}")
+        body = purchase_body(number, f"race-{i}")
         calls.append(lambda path=path, body=body, token=token: client.post(path, json=body, headers=auth(token)))
     statuses = Counter(r.status_code for r in in_parallel(calls))
     assert statuses == {201: 1, 400: CLIENTS - 1}
@@ -104,7 +87,7 @@ def test_concurrent_purchases_of_different_numbers_all_succeed(client: httpx.Cli
     before = active(client, LOCATION, TOKEN)
     path = f"/phone-system/numbers/location/{LOCATION}/purchase"
     calls = [
-        lambda n=n, i=i: client.post(path, json=body_for(n, f"distinct-{i}"), headers=auth())
+        lambda n=n, i=i: client.post(path, json=purchase_body(n, f"distinct-{i}"), headers=auth())
         for i, n in enumerate(numbers)
     ]
     assert {r.status_code for r in in_parallel(calls)} == {201}
@@ -117,7 +100,7 @@ def test_concurrent_replays_of_one_fingerprint_buy_once(client: httpx.Client) ->
     (number,), fingerprint = offers(client, 1)
     before = active(client, LOCATION, TOKEN)
     path = f"/phone-system/numbers/location/{LOCATION}/purchase"
-    body = body_for(number, fingerprint)
+    body = purchase_body(number, fingerprint)
     answers = in_parallel([lambda: client.post(path, json=body, headers=auth())] * 30)
     assert {r.status_code for r in answers} == {201}
     assert len({r.content for r in answers}) == 1

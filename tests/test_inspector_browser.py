@@ -5,43 +5,26 @@ Skipped, saying why, where Playwright or a Chromium executable cannot be had.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+import system_chromium
 from helpers import LOCATION, TOKEN, auth
 from mockserver import Sandbox
 from mockserver.server_thread import SandboxServer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("LCPHONE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if candidate and (found := shutil.which(candidate)):
-            return found
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    executable = chromium_path()
+    executable = system_chromium.executable()
     if executable is None:
         pytest.skip("no Chromium to drive: install the distribution's chromium package (or set LCPHONE_CHROMIUM)")
     with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        launched = playwright.chromium.launch(executable_path=executable, args=system_chromium.FLAGS)
         yield launched
         launched.close()
 

@@ -16,30 +16,13 @@ import httpx
 import psycopg
 import pytest
 
-from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth, spread_client
+from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth, purchase_body, spread_client
 from mockserver import Sandbox
 from mockserver.errors import StoreUnavailable
 from mockserver.postgres_store import SCHEMA_VERSION, PostgresStore, redacted
 from mockserver.store import StateFileError
 from postgres_cluster import Cluster
 from replicas import start_replicas
-
-
-def purchase_body(number: dict, fingerprint: str) -> dict:
-    return {
-        "phoneNumber": number["phoneNumber"],
-        "addressSid": "",
-        "bundleSid": "",
-        "countryCode": "US",
-        "numberType": number["price"]["number_type"],
-        "paymentIntentId": "pi_1",
-        "stripeAccountId": "acct_1",
-        "paymentMethodId": "pm_1",
-        "locality": "",
-        "region": "",
-        "fingerprintId": fingerprint,
-        "skipLocationKYC": False,
-    }
 
 
 def offers(client: httpx.Client, count: int) -> list[dict]:

@@ -106,6 +106,16 @@ def pools_answer(result: NumberPoolList) -> dict[str, Any]:
     return {"success": True, "data": pools, "total": len(pools)}
 
 
+class SameAtEveryVersion:
+    """The answers every version gives alike: number pools and search."""
+
+    def number_pools(self, result: NumberPoolList) -> Any:
+        return pools_answer(result)
+
+    def search(self, result: SearchResult) -> Any:
+        return search_answer(result)
+
+
 def rendered(view: View, number: ActiveNumber) -> orjson.Fragment:
     """A number's record at a version, serialized once (numbers do not change once added)."""
     fragment = number.rendered.get(view.version)

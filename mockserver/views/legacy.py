@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract_files import LEGACY
-from ..models import ActiveNumber, ActiveNumberPage, NumberPoolList, PurchaseReceipt, SearchResult
-from .base import capabilities, pools_answer, rendered, search_answer
+from ..models import ActiveNumber, ActiveNumberPage, PurchaseReceipt
+from .base import SameAtEveryVersion, capabilities, rendered
 
 
-class LegacyView:
+class LegacyView(SameAtEveryVersion):
     version = LEGACY
-
-    def number_pools(self, result: NumberPoolList) -> Any:
-        return pools_answer(result)
-
-    def search(self, result: SearchResult) -> Any:
-        return search_answer(result)
 
     def purchase(self, receipt: PurchaseReceipt) -> Any:
         account = receipt.account

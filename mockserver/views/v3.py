@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract_files import LATEST
-from ..models import ActiveNumber, ActiveNumberPage, NumberPoolList, PurchaseReceipt, SearchResult
-from .base import capabilities, pools_answer, rendered, search_answer
+from ..models import ActiveNumber, ActiveNumberPage, PurchaseReceipt
+from .base import SameAtEveryVersion, capabilities, rendered
 
 PURCHASE_MESSAGE = "Number purchase successful"
 ACTIVE_NUMBERS_MESSAGE = "OK"
@@ -17,14 +17,8 @@ def envelope(data: Any, message: str, status: int) -> dict[str, Any]:
     return {"status": "success", "data": data, "message": message, "statusCode": status}
 
 
-class V3View:
+class V3View(SameAtEveryVersion):
     version = LATEST
-
-    def number_pools(self, result: NumberPoolList) -> Any:
-        return pools_answer(result)
-
-    def search(self, result: SearchResult) -> Any:
-        return search_answer(result)
 
     def purchase(self, receipt: PurchaseReceipt) -> Any:
         account = receipt.account
