@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the system's Chromium
 import system_chromium
 from mockserver import Sandbox
-from mockserver.server_thread import SandboxServer
+from mockserver.serve.thread import SandboxServer
 
 FULL_JOURNAL = 10_000
 TARGET_MS = 500

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from mockserver.serve_process import ServeProcess
+from mockserver.serve.process import ServeProcess
 
 SEARCH = {
     "firstPart": "",

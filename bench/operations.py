@@ -69,15 +69,15 @@ def purchase_bodies(count: int, skip: int = 0) -> list[str]:
     """`count` purchase bodies, each for a different number of the inventory that the bench scenario leaves
     for sale (the `skip` first ones left out), in a fixed order: the same on every run."""
     from mockserver import Sandbox
-    from mockserver.inventory import build_catalog
+    from mockserver.domain.inventory import build_inventory
 
     sandbox = Sandbox(seed=SEED, scenario=SCENARIO, numbers_per_type=INVENTORY)
     owned = {n.phone_number for n in sandbox.store.active_numbers(LOCATION)}
-    catalog = build_catalog(SEED, INVENTORY)
+    inventory = build_inventory(SEED, INVENTORY)
     bodies = []
     for_sale = (
         n
-        for n in catalog.by_number.values()
+        for n in inventory.by_number.values()
         if n.phone_number not in owned and n.address_requirements == "none" and not n.bundle_required
     )
     for index, number in enumerate(for_sale):

@@ -41,7 +41,7 @@ from peers import PEERS, lcphone, prism  # noqa: E402
 from throughput import PurchaseBodies, load_all  # noqa: E402
 from tools import Background, LoadResult, ensure_npm_tool, ensure_wrk, free_port, wait_for  # noqa: E402
 
-from mockserver.serve_process import ServeProcess  # noqa: E402
+from mockserver.serve.process import ServeProcess  # noqa: E402
 
 rows: list[str] = []
 READ_TARGET, PURCHASE_TARGET, PRISM_TARGET, STATE_TARGET = 0.60, 0.40, 3.0, 0.50
@@ -328,7 +328,7 @@ def median_us(call, repeat: int) -> float:
 def scale(sizes: list[int]) -> None:
     section("6. Scale: latency against inventory size (in-process, the domain objects, median)")
     from mockserver import Sandbox
-    from mockserver.inventory import SearchQuery, build_catalog
+    from mockserver.domain.inventory import SearchQuery, build_inventory
 
     lines, figures = [], {}
     memory_line = None
@@ -336,12 +336,12 @@ def scale(sizes: list[int]) -> None:
         per_type = size // 12 + 1
         tracemalloc.start()
         started = time.perf_counter()
-        catalog = build_catalog(1, per_type)
+        inventory = build_inventory(1, per_type)
         build_seconds = time.perf_counter() - started
         memory = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
         if size == 100_000:
-            memory_line = memory / (len(catalog) / 100_000) / 2**20
+            memory_line = memory / (len(inventory) / 100_000) / 2**20
         sandbox = Sandbox(numbers_per_type=per_type)
         system = sandbox.phone_system
         location = system.store.get_location("tDtDnQdgm2LXpyiqYvZ6")
@@ -353,20 +353,20 @@ def scale(sizes: list[int]) -> None:
             "search, lastPart=42": SearchQuery("US", frozenset({"local", "mobile"}), last_part="42"),
         }
         row = {
-            name: median_us(lambda q=q, c=catalog, a=is_available: c.search(q, a), 200) for name, q in queries.items()
+            name: median_us(lambda q=q, c=inventory, a=is_available: c.search(q, a), 200) for name, q in queries.items()
         }
-        from mockserver.phone_system import PurchaseOrder
+        from mockserver.domain.phone_system import PurchaseOrder
 
-        offers = catalog.search(SearchQuery("US", frozenset({"local"})), is_available, 200)
+        offers = inventory.search(SearchQuery("US", frozenset({"local"})), is_available, 200)
         orders = iter(
             PurchaseOrder(n.phone_number, f"digest-{i}", "US", "local", fingerprint_id=f"bench-{i}")
             for i, n in enumerate(offers)
         )
         row["purchase"] = median_us(lambda s=system, at=location, o=orders: s.purchase(at, next(o)), 150)
         figures[size] = row
-        lines.append([f"{len(catalog):,} numbers", f"{build_seconds:.1f}"] + [f"{v:.0f}" for v in row.values()])
-        sandbox = system = catalog = None  # type: ignore[assignment]
-        build_catalog.cache_clear()
+        lines.append([f"{len(inventory):,} numbers", f"{build_seconds:.1f}"] + [f"{v:.0f}" for v in row.values()])
+        sandbox = system = inventory = None  # type: ignore[assignment]
+        build_inventory.cache_clear()
     table(["inventory", "build s", *[f"{k} (us)" for k in figures[sizes[0]]]], lines)
     small, large = figures[sizes[0]], figures[sizes[-1]]
     rows.append("")
@@ -522,11 +522,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, smaller sizes; results.md is not written")
     parser.add_argument("--before", type=Path, help="a checkout whose lcphone gets a row of its own in section 1")
+    parser.add_argument(
+        "--sections",
+        type=lambda text: {int(n) for n in text.split(",")},
+        default=set(range(1, 10)),
+        metavar="N,N",
+        help="run only these sections (e.g. 1,2); results.md is written only when all run",
+    )
     args = parser.parse_args()
-    quick = args.quick
+    quick, sections = args.quick, args.sections
     stubs.write()
-    for peer in ("prism", "wiremock", "mockoon"):
-        ensure_npm_tool(peer)
+    if 1 in sections:
+        for peer in ("prism", "wiremock", "mockoon"):
+            ensure_npm_tool(peer)
     rows.extend(
         [
             "# lcphone benchmark results",
@@ -536,16 +544,21 @@ def main() -> int:
             "same run; absolute figures depend on the machine.",
         ]
     )
-    throughput(2 if quick else 5, args.before)
-    state(2 if quick else 5)
-    where_time_goes(2 if quick else 4)
-    fixtures(100 if quick else 500)
-    startup()
-    scale([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000])
-    suites(5 if quick else 10)
-    inspector(2 if quick else 5)
-    reliability(20 if quick else 180)
-    if not quick:
+    steps: list[Callable[[], None]] = [
+        lambda: throughput(2 if quick else 5, args.before),
+        lambda: state(2 if quick else 5),
+        lambda: where_time_goes(2 if quick else 4),
+        lambda: fixtures(100 if quick else 500),
+        startup,
+        lambda: scale([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]),
+        lambda: suites(5 if quick else 10),
+        lambda: inspector(2 if quick else 5),
+        lambda: reliability(20 if quick else 180),
+    ]
+    for number, step in enumerate(steps, 1):
+        if number in sections:
+            step()
+    if not quick and sections >= set(range(1, len(steps) + 1)):
         (HERE / "results.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
         print(f"\nwrote {HERE / 'results.md'}")
     return 0

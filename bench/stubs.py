@@ -28,7 +28,7 @@ def lcphone_answers() -> dict[str, bytes]:
     import httpx
 
     from mockserver import Sandbox
-    from mockserver.transport import SyncASGITransport
+    from mockserver.http.transport import SyncASGITransport
 
     sandbox = Sandbox(seed=SEED, scenario=SCENARIO, numbers_per_type=INVENTORY)
     answers = {}

@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the system's Chromium
 import system_chromium
 from mockserver import Sandbox
-from mockserver.server_thread import SandboxServer
+from mockserver.serve.thread import SandboxServer
 
 LOCATION = "tDtDnQdgm2LXpyiqYvZ6"
 TOKEN = "pit-acme-full-access-0000000001"

@@ -9,9 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import __version__, contract_command, serve_command, verify_command
+from . import __version__
+from .contract import command as contract_command
+from .serve import command as serve_command
+from .verify import command as verify_command
 
-DESCRIPTION = "lcphone: a contract-testing sandbox and test harness for the LC Phone API (versions v3 and 2021-07-28)."
+DESCRIPTION = "lcphone: a contract-testing sandbox and test harness for the LC Phone API (every version it serves)."
 
 
 def build_parser() -> argparse.ArgumentParser:

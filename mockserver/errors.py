@@ -63,8 +63,16 @@ class StoreUnavailable(ApiError):
         return self.detail
 
 
+class StateFileError(ValueError):
+    """A --state that cannot hold a sandbox's state (a folder, another kind of file or database, a damaged one,
+    another format)."""
+
+
 def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
+
+
+NUMBER_NO_LONGER_AVAILABLE = "Phone number is no longer available"  # the vendor's own words (D10)
 
 
 def validation_error(problems: list[str]) -> ApiError:
@@ -74,6 +82,11 @@ def validation_error(problems: list[str]) -> ApiError:
 
 def bad_request(message: str) -> ApiError:
     return ApiError(400, message, "Bad Request")
+
+
+def number_no_longer_available() -> ApiError:
+    """A purchase of a number that was already sold, to any location (D10)."""
+    return bad_request(NUMBER_NO_LONGER_AVAILABLE)
 
 
 def invalid_token() -> ApiError:

@@ -14,8 +14,8 @@ import pytest
 
 from helpers import Api, assert_conforms
 from mockserver import Sandbox
-from mockserver.serve_process import ServeProcess
-from mockserver.transport import SyncASGITransport
+from mockserver.http.transport import SyncASGITransport
+from mockserver.serve.process import ServeProcess
 from postgres_cluster import Cluster, NoPostgres
 
 pytest_plugins = ["pytester"]

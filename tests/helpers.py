@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from mockserver.api import router
-from mockserver.response_validation import check_response
-from mockserver.versions import negotiate, version_values
+from mockserver.contract.conformance import conformance
+from mockserver.contract.responses import check_response
+from mockserver.errors import NUMBER_NO_LONGER_AVAILABLE
 
 LOCATION = "tDtDnQdgm2LXpyiqYvZ6"  # default scenario: Acme Plumbing, US numbers, one pool
 TOKEN = "pit-acme-full-access-0000000001"
@@ -28,7 +28,7 @@ SUSPENDED_LOCATION = "Sv5Tn7Bx3Cz9Dq1Fr6Gw"
 SUSPENDED_TOKEN = "pit-summit-full-access-000000006"
 AGENCY_TOKEN = "pit-agency-full-access-000000007"
 V3, LEGACY = "v3", "2021-07-28"
-SOLD = "Phone number is no longer available"
+SOLD = NUMBER_NO_LONGER_AVAILABLE
 
 SEARCH_DEFAULTS = {
     "firstPart": "",
@@ -52,17 +52,11 @@ def auth(token: str = TOKEN, version: str | None = V3) -> dict[str, str]:
 def contract_problems(response: httpx.Response) -> list[str]:
     """What is wrong with an answer, against the contract of the version its request asked for (sandbox profile)."""
     request = response.request
-    found = router().match(request.method, request.url.path)
-    if found is None:
+    verdict = conformance().verdict(request.method, request.url.path, "", request.headers.raw)
+    if verdict.spec is None:
         return []
-    route, _ = found
-    choice = negotiate(
-        version_values((k.lower().encode(), v.encode()) for k, v in request.headers.multi_items()), route.operations
-    )
     response.read()
-    problems = check_response(
-        route.operations[choice.version], response.status_code, response.headers, response.content, profile="sandbox"
-    )
+    problems = check_response(verdict.spec, response.status_code, response.headers, response.content, "sandbox")
     return [str(p) for p in problems]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from mockserver.serve_process import ServeProcess
+from mockserver.serve.process import ServeProcess
 
 
 def start_replicas(serve: Callable[..., ServeProcess], url: str, count: int, *args: str) -> list[ServeProcess]:

@@ -88,6 +88,18 @@ def test_search_filter_is_a_partial_match_on_digits_and_friendly_name(api: Api) 
     assert data(api.active(searchFilter="", skipNumberPool=False))["total"] == len(numbers)
 
 
+def test_search_filter_counts_the_plus_as_the_vendor_documents(api: Api) -> None:
+    # D13: the vendor's example "+91" finds the Indian numbers; so "+55" finds no US number, though
+    # +14155550199 has 55 in it, and "+1 415" finds it.
+    listed = lambda text: [
+        n["phoneNumber"] for n in data(api.active(searchFilter=text, skipNumberPool=False))["numbers"]
+    ]
+    assert "+14155550199" in listed("55") and listed("+55") == []
+    assert "+14155550199" in listed("+1415") and "+14155550199" in listed("+1 415") == listed("+1415")
+    assert "+14155550199" in listed("(415) 555")
+    assert all(number.startswith("+1") for number in listed("+1")) and listed("+44") == []
+
+
 def test_include_rcs_sender_ids_adds_them(api: Api) -> None:
     payload = data(api.active(includeRcsSenderIds=True))
     assert payload["rcsSenderIds"] == [

@@ -6,8 +6,8 @@ import httpx
 
 from helpers import TOKEN, auth
 from mockserver import Sandbox
-from mockserver.serving import is_loopback
-from mockserver.transport import SyncASGITransport
+from mockserver.http.transport import SyncASGITransport
+from mockserver.serve.settings import is_loopback
 
 
 def test_with_an_admin_key_admin_requests_need_it() -> None:

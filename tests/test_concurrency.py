@@ -15,7 +15,7 @@ import pytest
 
 from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth, purchase_body, spread_client
 from mockserver import Sandbox
-from mockserver.server_thread import SandboxServer
+from mockserver.serve.thread import SandboxServer
 from replicas import start_replicas
 
 CLIENTS = 50

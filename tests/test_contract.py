@@ -10,9 +10,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from mockserver import contract_files
-from mockserver.contract import inline_refs, load, with_sent_fields
-from mockserver.contract_files import VERSIONS, contract_document, contracts_dir, decisions_path, load_contract
+from mockserver.contract import files as contract_files
+from mockserver.contract.files import contracts_dir, decisions_path
+from mockserver.contract.model import inline_refs, load, with_sent_fields
+from mockserver.contract.operations import registry as operations
+from mockserver.contract.versions import contract_document, load_contract, registry
+
+VERSIONS = registry().names
 
 REFERENCE = (contracts_dir() / "reference" / "lc-phone-api-v3.txt").read_text(encoding="utf-8")
 
@@ -138,15 +142,16 @@ HEADER_NAMES = {"versión": "Version"}  # the reference was translated; the HTTP
 def test_reference_lists_four_operations_all_in_the_contract() -> None:
     assert len(SECTIONS) == 4
     for method, path, _ in SECTIONS:
-        assert load().match(method, path.replace("{locationId}", "x")) is not None, f"{method} {path}"
+        assert operations().match(method, path.replace("{locationId}", "x")) is not None, f"{method} {path}"
 
 
 @pytest.mark.parametrize(("method", "path", "text"), SECTIONS, ids=[f"{m} {p}" for m, p, _ in SECTIONS])
 def test_contract_holds_every_parameter_field_scope_and_status_of_the_reference(
     method: str, path: str, text: str
 ) -> None:
-    operation = load().match(method, path.replace("{locationId}", "x"))
-    assert operation is not None and operation.path == path
+    found = operations().match(method, path.replace("{locationId}", "x"))
+    assert found is not None and found[0].path == path
+    operation = found[0].newest  # the reference is the newest version's
 
     scopes = re.search(r"Scopes requeridos: (.+)", text).group(1).split(", ")
     assert list(operation.scopes) == scopes

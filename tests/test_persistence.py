@@ -9,9 +9,9 @@ import pytest
 
 from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth
 from mockserver import Sandbox
+from mockserver.http.transport import SyncASGITransport
 from mockserver.sandbox import StateError
-from mockserver.serving import open_store
-from mockserver.transport import SyncASGITransport
+from mockserver.store import open_store
 
 
 def client_for(sandbox: Sandbox) -> httpx.Client:
@@ -123,7 +123,7 @@ def test_an_acknowledged_purchase_survives_kill_9(serve, tmp_path) -> None:
 
 
 def test_a_state_file_of_format_2_is_brought_to_the_current_format(tmp_path) -> None:
-    from mockserver.sqlite_store import SCHEMA_VERSION, SqliteStore
+    from mockserver.store.sqlite import SCHEMA_VERSION, SqliteStore
 
     path = tmp_path / "state.db"
     Sandbox(store=SqliteStore(path)).store.close()

@@ -18,9 +18,8 @@ import pytest
 
 from helpers import LOCATION, SEARCH_DEFAULTS, TOKEN, auth, purchase_body, spread_client
 from mockserver import Sandbox
-from mockserver.errors import StoreUnavailable
-from mockserver.postgres_store import SCHEMA_VERSION, PostgresStore, redacted
-from mockserver.store import StateFileError
+from mockserver.errors import StateFileError, StoreUnavailable
+from mockserver.store.postgres import SCHEMA_VERSION, PostgresStore, redacted
 from postgres_cluster import Cluster
 from replicas import start_replicas
 
@@ -189,7 +188,7 @@ def test_postgres_restarting_mid_run_gets_503_then_service_resumes(
 
 def test_a_database_that_does_not_answer_gets_503_within_the_timeout(postgres_cluster: Cluster, postgres_url) -> None:
     sandbox = Sandbox(store=PostgresStore(postgres_url, timeout=1.0, fail_fast_for=0.2))
-    from mockserver.transport import SyncASGITransport
+    from mockserver.http.transport import SyncASGITransport
 
     with httpx.Client(transport=SyncASGITransport(sandbox.app), base_url="http://sandbox") as client:
         assert client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth()).status_code == 200
@@ -211,7 +210,7 @@ def test_a_database_that_does_not_answer_gets_503_within_the_timeout(postgres_cl
 
 
 def test_an_unreachable_database_is_named_in_one_line_without_its_password(serve, postgres_cluster) -> None:
-    from mockserver.serve_process import ServeProcess
+    from mockserver.serve.process import ServeProcess
 
     url = f"postgresql://lcphone:s3cret@127.0.0.1:{postgres_cluster.port + 1}/nowhere"
     with pytest.raises(RuntimeError) as failed:
@@ -224,7 +223,7 @@ def test_an_unreachable_database_is_named_in_one_line_without_its_password(serve
 def test_the_url_can_come_from_the_environment_and_the_password_stays_off_the_banner(
     postgres_cluster: Cluster, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockserver.serve_process import ServeProcess
+    from mockserver.serve.process import ServeProcess
 
     with psycopg.connect(postgres_cluster.url(), autocommit=True) as connection:
         connection.execute("ALTER USER lcphone PASSWORD 'pw-kept-secret'")
@@ -266,7 +265,7 @@ def test_redacted_urls() -> None:
 
 
 def test_sandboxes_in_two_schemas_of_one_database_are_apart(postgres_cluster: Cluster) -> None:
-    from mockserver.transport import SyncASGITransport
+    from mockserver.http.transport import SyncASGITransport
 
     urls = [f"{postgres_cluster.url()}?options=-csearch_path%3Dteam_{name}" for name in ("a", "b")]
     team_a, team_b = (Sandbox(store=PostgresStore(url)) for url in urls)

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import LOCATION, TOKEN, UK_LOCATION, UK_TOKEN, Api, auth
 from mockserver import RateLimitPolicy, Sandbox
-from mockserver.transport import SyncASGITransport
+from mockserver.http.transport import SyncASGITransport
 
 
 def remaining(response: httpx.Response) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mockserver import Sandbox, Scenario, ScenarioError
-from mockserver.scenario import fixtures_dir
+from mockserver.domain.scenario import fixtures_dir
 
 SHIPPED = sorted(fixtures_dir().glob("*.yaml"))
 

@@ -13,8 +13,8 @@ import pytest
 
 from mockserver import Sandbox
 from mockserver.cli import main
-from mockserver.scenario import Scenario, ScenarioError
-from mockserver.sqlite_store import SqliteStore
+from mockserver.domain.scenario import Scenario, ScenarioError
+from mockserver.store.sqlite import SqliteStore
 
 
 def serve(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:

@@ -67,7 +67,7 @@ def test_suites_are_read_only_by_default_and_take_extra_fields_as_no_drift(pytes
 
 # Each drift mode against the part of the suites that must catch it, in-process (the sandbox drifts inside the
 # pytest run), with a small budget: the full runs against a URL above show the rest.
-V3_OPERATIONS = "test_operation_honours_the_contract and not legacy"
+V3_OPERATIONS = "test_operation_honours_the_contract_v3"
 
 
 def test_a_broken_sandbox_is_caught(pytester, small_budget) -> None:

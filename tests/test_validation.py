@@ -249,12 +249,12 @@ def test_remembered_verdicts_tell_apart_what_differs(http, sandbox) -> None:
 
 
 def test_remembered_verdicts_are_bounded(http, sandbox) -> None:
-    from mockserver.request_validation import REMEMBERED_REQUESTS, REMEMBERED_SIZE
+    from mockserver.contract.requests import REMEMBERED_REQUESTS, REMEMBERED_SIZE
 
     for page in range(REMEMBERED_REQUESTS + 50):
         http.get(f"/phone-system/numbers/location/{LOCATION}", params={"page": page}, headers=auth())
     http.get(f"/phone-system/numbers/location/{LOCATION}", params={"searchFilter": "4" * REMEMBERED_SIZE},
              headers=auth())  # fmt: skip
-    gateways = sandbox.app.app.app.gateways  # Synced -> faults -> dispatcher
-    remembered = [len(v._remembered) for g in gateways.values() for v in g.validators.values()]
+    validators = sandbox.app.app.app.conformance.validators  # StoreSync -> faults -> dispatcher
+    remembered = [len(v._remembered) for v in validators.values()]
     assert max(remembered) == REMEMBERED_REQUESTS

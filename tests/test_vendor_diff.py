@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from mockserver.cli import main
-from mockserver.contract_files import load_contract
-from mockserver.vendor_diff import Deviation, diff, load_deviations
+from mockserver.contract.vendor_diff import Deviation, diff, load_deviations
+from mockserver.contract.versions import load_contract
 
 VENDOR = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "vendor"
 needs_vendor = pytest.mark.skipif(
@@ -50,7 +50,7 @@ def test_the_command_on_both_vendor_documents_exits_0(capsys) -> None:
 
 
 def test_every_deviation_names_a_written_decision() -> None:
-    from mockserver.contract_files import decisions_path
+    from mockserver.contract.files import decisions_path
 
     written = decisions_path().read_text(encoding="utf-8")
     deviations = load_deviations()

@@ -25,9 +25,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mockserver.api import router
-from mockserver.serve_process import ServeProcess
-from mockserver.vendor_diff import Deviation, load_deviations
+from mockserver.contract.operations import registry
+from mockserver.contract.vendor_diff import Deviation, load_deviations
+from mockserver.serve.process import ServeProcess
 
 VENDOR = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "vendor"
 pytestmark = pytest.mark.skipif(
@@ -125,7 +125,7 @@ def test_the_vendors_document_finds_nothing_but_listed_deviations(
     unlisted: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
-        found = router().match(operation.method.upper(), operation.path.replace("{locationId}", location))
+        found = registry().match(operation.method.upper(), operation.path.replace("{locationId}", location))
         assert found is not None, f"{operation.method} {operation.path} is not served"
-        unlisted += drive(operation, found[0].operation_id, version, location, token, deviations)
+        unlisted += drive(operation, found[0].id, version, location, token, deviations)
     assert not unlisted, "\n".join(dict.fromkeys(unlisted))

@@ -203,7 +203,7 @@ def test_a_refusal_reaches_the_sdk_in_the_vendors_shape(lcphone) -> None:
 
 
 def test_the_sdk_does_every_call_at_both_versions_against_lcphone_serve(serve) -> None:
-    from mockserver.sdk import vendor_sdk
+    from mockserver.testing.sdk import vendor_sdk
 
     served = serve()
     location, token = served.value("location id"), served.value("token")

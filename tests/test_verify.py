@@ -17,8 +17,9 @@ import pytest
 from helpers import LOCATION, POOLS_ONLY_TOKEN, TOKEN, UK_LOCATION, UK_TOKEN
 from mockserver import Sandbox
 from mockserver.cli import build_parser
-from mockserver.transport import SyncASGITransport
-from mockserver.verify_command import run
+from mockserver.contract.behaviours import ledger
+from mockserver.http.transport import SyncASGITransport
+from mockserver.verify.command import run
 
 
 class Run:
@@ -107,7 +108,7 @@ DRIFTS = [
     ("flaky-5xx", [], "undocumented status 503"),
     ("slow=15", ["--max-latency", "5", "--api-version", "v3"], "slow answers"),
     ("undocumented-status", ["--allow-purchase"], "undocumented status 200"),
-    ("double-sell", ["--allow-purchase", "--max-purchases", "2"], "a sold number was sold again"),
+    ("double-sell", ["--allow-purchase", "--max-purchases", "3"], "a sold number was sold again"),
     ("legacy-purchase", ["--allow-purchase"], "legacy field `under_ghl_account`"),
     ("no-auth", [], "not enforced: auth: no token"),
     ("any-location", ["--other-location", UK_LOCATION], "not enforced: auth: another location's"),
@@ -116,6 +117,23 @@ DRIFTS = [
         ["--limited-token", POOLS_ONLY_TOKEN, "--limited-token-scopes", "numberpools.read"],
         "not enforced: auth: a token without the scope",
     ),
+    # The behaviours of the fidelity ledger: answers of the right shape that mean something else.
+    ("ignores-first-part", [], "search.first-part"),
+    ("ignores-last-part", [], "search.last-part"),
+    ("ignores-anywhere", [], "search.anywhere"),
+    ("ignores-capabilities", [], "search.capabilities"),
+    ("ignores-country-code", [], "search.country"),
+    ("ignores-number-types", [], "search.number-types"),
+    ("ignores-page", [], "active.pages"),
+    ("ignores-page-size", [], "active.page-size"),
+    ("ignores-skip-number-pool", [], "active.skip-number-pool"),
+    ("search-filter-digits-only", [], "active.search-filter"),
+    ("wrong-total", [], "active.total"),
+    ("envelope-status-code", [], "wrong type at `statusCode`"),
+    ("bare-errors", [], "not sent: `statusCode`"),
+    ("vague-errors", [], "the refusal does not name"),
+    ("static-rate-limit-headers", [], "answers.rate-limit-arithmetic"),
+    ("no-idempotency", ["--allow-purchase", "--max-purchases", "2"], "purchase.idempotent-replay"),
 ]
 
 
@@ -126,9 +144,15 @@ def test_every_drift_mode_is_caught(verify, drift: str, args: list[str], named: 
     assert named in result.out, result.out
     assert named in result.report and "curl" in result.report
     assert int(result.junit.get("failures")) >= 1
+    # Each finding names the ledger entry it breaks; the mode's own entry is among them.
+    broken = [behaviour.id for behaviour in ledger().broken_by(drift.split("=")[0])]
+    assert broken and any(f"ledger: {entry}" in result.out for entry in broken), (broken, result.out)
 
 
-@pytest.mark.parametrize("drift", ["extra-fields", "shuffled-keys"])
+HARMLESS = ["extra-fields", "shuffled-keys"]  # what clients must cope with anyway
+
+
+@pytest.mark.parametrize("drift", HARMLESS)
 def test_what_clients_must_ignore_is_not_drift(verify, drift: str) -> None:
     result = verify(Sandbox(drift=[drift]))
     assert result.code == 0, result.out
@@ -268,12 +292,27 @@ def test_one_version_only(verify) -> None:
     assert "## Version 2021-07-28" in result.report and "## Version v3" not in result.report
 
 
-def test_purchases_are_made_only_when_allowed_and_checked_at_each_version(verify) -> None:
+def test_max_purchases_is_the_most_a_whole_run_buys_across_versions(verify) -> None:
     sandbox = Sandbox()
-    result = verify(sandbox, "--allow-purchase")
+    result = verify(sandbox, "--allow-purchase")  # --max-purchases 1, the default
     assert result.code == 0, result.out
-    assert purchases(sandbox) == [201, 201]  # one per version
+    assert purchases(sandbox) == [201]  # one number, at the first version only
+    assert "purchased: +1" in result.out and "(v3): bought" in result.out and "(2021-07-28)" not in result.out
+    assert "| 2021-07-28 | purchaseNumber | behaviour purchase.listed | no purchase left" in result.report
+    assert "| v3 | purchaseNumber | behaviour purchase.idempotent-replay | needs --max-purchases 2" in result.report
+
+
+def test_enough_purchases_check_every_purchase_behaviour_at_each_version(verify) -> None:
+    sandbox = Sandbox()
+    result = verify(sandbox, "--allow-purchase", "--max-purchases", "8")
+    assert result.code == 0, result.out
+    # At each version: the purchase and its replay (which answers the first one again); the sold number again
+    # and another number with the first fingerprint were refused, so they bought nothing.
+    bought = result.out.split("purchased: ")[1].splitlines()[0].split("; ")
+    assert [entry.split(": ")[1] for entry in bought] == ["bought", "replayed"] * 2, bought
     assert "(v3)" in result.out and "(2021-07-28)" in result.out
+    assert "behaviour purchase." not in result.report  # every purchase behaviour was checked, and held
+    assert purchases(sandbox) == [201] * 4
 
 
 # -- the installed command, one run per exit code ----------------------------------------------------------

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from helpers import LOCATION, TOKEN, auth
-from mockserver.serve_process import ServeProcess
+from mockserver.serve.process import ServeProcess
 
 TINY = {"name": "tiny", "locations": [{"id": "tinyLocation", "tokens": [{"value": "pit-tiny-token-000001"}]}]}
 

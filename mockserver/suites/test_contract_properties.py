@@ -7,28 +7,31 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from mockserver.contract.versions import registry as version_registry
+from mockserver.errors import NUMBER_NO_LONGER_AVAILABLE
 from mockserver.suites import budget, shrinking
 from mockserver.suites.targeting import contract_schema, current_target, purchases_allowed
 
 pytestmark = pytest.mark.lcphone_allow_violations  # negative data breaks the contract on purpose
 
 TARGET = current_target()
-schema = contract_schema(TARGET)
-legacy_schema = contract_schema(TARGET, "2021-07-28")
+SCHEMAS = {version.name: contract_schema(TARGET, version.name) for version in version_registry()}
+schema = SCHEMAS[version_registry().newest.name]
 PHASES = tuple(p for p in Phase if shrinking() or p is not Phase.shrink)
-SOLD = "Phone number is no longer available"
 
 
-@schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck), phases=PHASES)
-def test_operation_honours_the_contract(case, lcphone):
-    case.call_and_validate()
+def _honours(version: str):
+    @SCHEMAS[version].parametrize()
+    @settings(deadline=None, suppress_health_check=list(HealthCheck), phases=PHASES)
+    def test_operation_honours_the_contract(case, lcphone):
+        case.call_and_validate()
+
+    return test_operation_honours_the_contract
 
 
-@legacy_schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck), phases=PHASES)
-def test_operation_honours_the_legacy_contract(case, lcphone):
-    case.call_and_validate()
+# One test per version of the registry: test_operation_honours_the_contract_v3, ..._2021_07_28.
+for _version in SCHEMAS:
+    globals()[f"test_operation_honours_the_contract_{_version.replace('-', '_')}"] = _honours(_version)
 
 
 def test_linked_sequences_honour_the_contract(lcphone):
@@ -69,4 +72,4 @@ def test_linked_sequences_honour_the_contract(lcphone):
         assert ("purchaseNumber", 201) in statuses, sorted(statuses, key=str)
         assert ("listActiveNumbers", 200) in statuses, sorted(statuses, key=str)
         # A refusal only the state explains: a sold number bought again, or a fingerprint reused for another number.
-        assert any(m == SOLD or "already used" in m for m in refusals), sorted(refusals)
+        assert any(m == NUMBER_NO_LONGER_AVAILABLE or "already used" in m for m in refusals), sorted(refusals)

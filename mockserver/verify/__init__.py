@@ -1,5 +1,6 @@
-"""`lcphone verify`: hold a real environment to the contract and report its drift."""
+"""`lcphone verify`: hold a real environment to the contract and report its drift.
 
-from .runner import VerifyOptions, VerifyResult, verify
-
-__all__ = ["VerifyOptions", "VerifyResult", "verify"]
+`command` (the command line), `runner` (preflight, the plan of probes, the run), `probes` (the requests,
+derived from the contract), `findings` (what the answers say), `coverage` (what was not checked, and why),
+`report` (Markdown, JUnit XML, the terminal).
+"""

@@ -29,6 +29,3 @@ class Coverage:
 
     def not_checked(self) -> list[NotChecked]:
         return [NotChecked(*key, reason) for key, reason in sorted(self.skipped.items()) if key not in self.checked]
-
-    def operations_checked(self, version: str) -> set[str]:
-        return {operation for v, operation, _ in self.checked if v == version}

@@ -1,4 +1,11 @@
-"""From what a target answered to drift: each difference from the contract, classified and counted once."""
+"""From what a target answered to findings: each difference from the contract or the fidelity ledger, classified,
+named by its ledger entry, and counted once.
+
+A finding's verdict is its ledger entry's: vendor drift where the vendor's documents promise the behaviour
+(the vendor must change, or the contract if the vendor's documents did), a fidelity gap where only the
+sandbox does it (tests that pass on lcphone may fail on the target: the sandbox, or the ledger entry, must
+change).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import Schema
-from ..response_validation import ResponseProblem
+from ..contract.behaviours import FIDELITY_GAP, VENDOR_DRIFT, ledger
+from ..contract.model import Schema
+from ..contract.responses import ResponseProblem
+from ..contract.versions import ApiVersion
 from .probes import Probe
 
 DRIFT = "drift"
 NOTE = "note"
-RENAMED = {"isUnderGhl": "isUnderLc", "under_ghl_account": "underLcAccount"}  # legacy name -> v3 name
-LEGACY_NAMES = tuple(RENAMED)
-ENVELOPE_FIELDS = ("status", "data", "message", "statusCode")
 
 
 @dataclass
@@ -29,6 +35,21 @@ class Finding:
     example_status: int | None = None
     severity: str = DRIFT
     count: int = 1
+    behaviour: str = ""  # the ledger entry it breaks
+    sandbox_did: str = ""  # what lcphone's sandbox answers to the same request (for a fidelity gap)
+
+    def __post_init__(self) -> None:
+        if not self.behaviour:
+            self.behaviour = behaviour_of(self)
+
+    @property
+    def verdict(self) -> str:
+        entry = ledger().behaviours.get(self.behaviour)
+        return entry.verdict if entry is not None else VENDOR_DRIFT
+
+    @property
+    def fidelity_gap(self) -> bool:
+        return self.verdict == FIDELITY_GAP
 
     @property
     def version(self) -> str:
@@ -41,6 +62,39 @@ class Finding:
     @property
     def title(self) -> str:
         return TITLES.get(self.kind, self.kind).format(subject=self.subject)
+
+
+# The ledger entry each kind of finding breaks (where a finding does not name its own).
+BEHAVIOUR_OF_KIND = {
+    "legacy-field": "answers.renamed-fields",
+    "missing-envelope": "answers.envelope",
+    "wrong-type": "answers.schema",
+    "missing-field": "answers.schema",
+    "schema": "answers.schema",
+    "content-type": "answers.schema",
+    "undocumented-status": "answers.statuses",
+    "missing-header": "answers.schema",
+    "not-enforced": "requests.required",
+    "wire-form": "requests.wire-forms",
+    "slow": "answers.latency",
+    "not-sent": "answers.sent-fields",
+    "vague-refusal": "requests.refusal-names-the-problem",
+    "auth-message": "auth.messages",
+}
+AUTH_BEHAVIOURS = {
+    "auth: another location's": "auth.other-location",
+    "auth: a token without the scope": "auth.scopes",
+}
+
+
+def behaviour_of(finding: Finding) -> str:
+    if finding.kind == "missing-header" and finding.subject.lower().startswith("x-ratelimit-"):
+        return "answers.rate-limit-headers"
+    if finding.kind == "wrong-type" and finding.subject == "statusCode":
+        return "answers.envelope-status"
+    if finding.kind == "auth-not-enforced":
+        return AUTH_BEHAVIOURS.get(finding.example.rule, "auth.token-required")
+    return BEHAVIOUR_OF_KIND.get(finding.kind, "")
 
 
 TITLES = {
@@ -58,73 +112,84 @@ TITLES = {
     "state": "{subject}",
     "auth-not-enforced": "not enforced: {subject}",
     "wire-form": "wire form refused: {subject}",
+    "not-sent": "not sent: `{subject}` (the sandbox always sends it)",
+    "vague-refusal": "the refusal does not name {subject}",
+    "auth-message": "another message for {subject}",
+    "behaviour": "{subject}",
 }
 
 
-def _generic_path(path: tuple[str, ...]) -> str:
+def generic_path(path: tuple[str, ...]) -> str:
     return "/".join("*" if re.fullmatch(r"\d+", part) else part for part in path) or "(root)"
 
 
-def classify(probe: Probe, status: int, problems: list[ResponseProblem], enveloped: bool) -> list[Finding]:
-    """One finding per distinct way this answer differs from the contract."""
+def classify(probe: Probe, status: int, problems: list[ResponseProblem], version: ApiVersion) -> list[Finding]:
+    """One finding per distinct way this answer differs from the contract of `version`."""
     findings: list[Finding] = []
-    op = probe.operation_id
 
     def add(kind: str, subject: str, says: str, did: str) -> None:
-        findings.append(Finding(op, kind, subject, says, did, probe, status))
+        findings.append(Finding(probe.operation_id, kind, subject, says, did, probe, status))
 
-    envelope_missing = [p for p in problems if p.keyword == "required" and not p.path and p.name in ENVELOPE_FIELDS]
-    if enveloped and envelope_missing:
+    envelope = version.envelope if probe.operation.answers_in(version.envelope) else ()
+    envelope_missing = [p for p in problems if p.keyword == "required" and not p.path and p.name in envelope]
+    if envelope_missing:
         names = dict.fromkeys(p.name for p in envelope_missing)
         add(
             "missing-envelope",
             "envelope",
-            "answers the v3 envelope {status, data, message, statusCode}",
+            f"answers the {version.name} envelope {{{', '.join(envelope)}}}",
             "left out " + ", ".join(f"`{name}`" for name in names) + " at the top level",
         )
-    # A legacy name sent in place of its v3 name is one drift (the rename), not two.
-    legacy_sent = {(p.path[:-1], RENAMED[p.name]) for p in problems if p.keyword == "not" and p.name in RENAMED}
+    renamed = version.renamed
+    # A legacy name sent in place of its new name is one drift (the rename), not two.
+    legacy_sent = {(p.path[:-1], renamed[p.name]) for p in problems if p.keyword == "not" and p.name in renamed}
     for problem in problems:
-        if problem in envelope_missing:
+        if problem in envelope_missing or (
+            problem.keyword == "required" and (problem.path, problem.name) in legacy_sent
+        ):
             continue
-        if problem.keyword == "required" and (problem.path, problem.name) in legacy_sent:
-            continue
-        if problem.rule == "status":
-            add(
-                "undocumented-status",
-                problem.name,
-                f"documents {', '.join(probe.operation.responses)}",
-                f"answered {status}",
-            )
-        elif problem.rule == "header":
-            add("missing-header", problem.name, f"every answer carries `{problem.name}`", "left it out")
-        elif problem.rule in ("content-type", "json"):
-            add("content-type", problem.message, "answers application/json", problem.message)
-        elif problem.keyword == "not" and problem.name in LEGACY_NAMES:
+        if problem.keyword == "not" and problem.name in renamed:
+            new = renamed[problem.name]
+            instead = f" instead of `{new}`" if (problem.path[:-1], new) in legacy_sent else ""
             add(
                 "legacy-field",
                 problem.name,
-                f"v3 renamed it `{RENAMED[problem.name]}`; `{problem.name}` must not appear",
-                f"sent `{problem.name}`"
-                + (
-                    f" instead of `{RENAMED[problem.name]}`"
-                    if (problem.path[:-1], RENAMED[problem.name]) in legacy_sent
-                    else ""
-                ),
+                f"{version.name} renamed it `{new}`; `{problem.name}` must not appear",
+                f"sent `{problem.name}`{instead}",
             )
-        elif problem.keyword in ("type", "const", "enum"):
-            add(
-                "wrong-type",
-                _generic_path(problem.path),
-                problem.message.split(": ", 1)[0].replace("body ", "") + " per the schema",
-                problem.message.split(": ", 1)[-1],
-            )
-        elif problem.keyword == "required" and not (enveloped and envelope_missing):
-            where = _generic_path((*problem.path, problem.name))
-            add("missing-field", where, f"`{where}` is required", "left it out")
-        elif not (enveloped and envelope_missing):
-            add("schema", _generic_path(problem.path), "the response schema holds", problem.message)
+        elif not (envelope_missing and problem.rule == "schema" and problem.keyword not in ("type", "const", "enum")):
+            findings.append(_finding(probe, status, problem))
     return findings
+
+
+def _finding(probe: Probe, status: int, problem: ResponseProblem) -> Finding:
+    """The finding of one problem of an answer (a legacy name and a missing envelope aside)."""
+
+    def found(kind: str, subject: str, says: str, did: str) -> Finding:
+        return Finding(probe.operation_id, kind, subject, says, did, probe, status)
+
+    if problem.rule == "status":
+        return found(
+            "undocumented-status",
+            problem.name,
+            f"documents {', '.join(probe.operation.responses)}",
+            f"answered {status}",
+        )
+    if problem.rule == "header":
+        return found("missing-header", problem.name, f"every answer carries `{problem.name}`", "left it out")
+    if problem.rule in ("content-type", "json"):
+        return found("content-type", problem.message, "answers application/json", problem.message)
+    if problem.keyword in ("type", "const", "enum"):
+        return found(
+            "wrong-type",
+            generic_path(problem.path),
+            problem.message.split(": ", 1)[0].replace("body ", "") + " per the schema",
+            problem.message.split(": ", 1)[-1],
+        )
+    if problem.keyword == "required":
+        where = generic_path((*problem.path, problem.name))
+        return found("missing-field", where, f"`{where}` is required", "left it out")
+    return found("schema", generic_path(problem.path), "the response schema holds", problem.message)
 
 
 def not_enforced(probe: Probe, status: int) -> Finding:
@@ -201,7 +266,7 @@ def extra_fields(schema: Schema | None, instance: Any, path: tuple[str, ...] = (
             return found
         for key, value in instance.items():
             if key not in properties:
-                found.add(_generic_path((*path, key)))
+                found.add(generic_path((*path, key)))
             else:
                 found |= extra_fields(properties[key], value, (*path, key))
     elif isinstance(instance, list) and isinstance(schema, dict) and isinstance(schema.get("items"), dict):
@@ -224,7 +289,14 @@ class Findings:
             existing.count += 1
 
     def drifts(self) -> list[Finding]:
+        """Every finding that fails the run: vendor drift and fidelity gaps."""
         return [f for f in self.by_key.values() if f.severity == DRIFT]
+
+    def vendor_drift(self) -> list[Finding]:
+        return [f for f in self.drifts() if not f.fidelity_gap]
+
+    def fidelity_gaps(self) -> list[Finding]:
+        return [f for f in self.drifts() if f.fidelity_gap]
 
     def notes(self) -> list[Finding]:
         return [f for f in self.by_key.values() if f.severity == NOTE]

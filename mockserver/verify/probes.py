@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..contract import Contract, OperationSpec, ParameterSpec
+from ..contract.model import OperationSpec, ParameterSpec
+from ..contract.versions import load_contract
+from ..domain.numbering import INVENTORY_COUNTRIES
 
 ACCEPT = "accept"  # the contract says: a valid request, answered 2xx (or a documented refusal)
 REJECT = "reject"  # the contract says: malformed, answered 400
@@ -34,9 +36,9 @@ WIRE_FORMS, PURCHASE = "wire forms of list parameters", "a successful purchase (
 READ_RULES = (EXAMPLE, EDGES, REFUSALS, GENERATED)
 AUTH_RULES = (AUTH_NONE, AUTH_MALFORMED, AUTH_UNKNOWN)
 
-# Countries a search is tried with beyond the parameter's example: ones that have numbers in most
-# inventories, and one that usually has none (an empty list is still a 200).
-SEARCH_COUNTRIES = ("US", "CA", "GB", "AU", "FR")
+# Countries a search is tried with beyond the parameter's example: those whose numbers the sandbox sells (the
+# ones the service is known to stock), and one that usually has none (an empty list is still a 200).
+SEARCH_COUNTRIES = (*INVENTORY_COUNTRIES, "FR")
 SAFE_PHONE_NUMBER = "+14155550143"  # fictional (555-01xx): no one can sell it
 
 
@@ -53,6 +55,7 @@ class Probe:
     refusal: str = ""  # for a REJECT probe: the schema rule it breaks (required, maximum, enum...)
     authorization: str | None = None  # None: the run's token; "": no Authorization header; else sent as is
     form: str = ""  # for a wire-form probe: which form (comma, repeated, brackets)
+    names: str = ""  # what the refusal must name: the parameter or field that is wrong, or the scope missing
 
     @property
     def operation_id(self) -> str:
@@ -61,10 +64,6 @@ class Probe:
     @property
     def version(self) -> str:
         return self.operation.version
-
-    @property
-    def omit_auth(self) -> bool:
-        return self.authorization == ""
 
     def path(self) -> str:
         path = self.operation.path
@@ -87,7 +86,6 @@ def _wire(value: Any, parameter: ParameterSpec) -> str:
 
 @dataclass
 class ProbeBuilder:
-    contract: Contract
     location_id: str
     # Operations a request may leave the Version header out of, being then another version's request (D1)
     version_optional: frozenset[str] = frozenset()
@@ -180,12 +178,13 @@ class ProbeBuilder:
                 pass  # left out, it is a valid request of the newest version (D1), not a malformed one
             elif parameter.required:
                 without = {k: v for k, v in base.items() if k != name}
-                yield self.probe(
+                probe = self.probe(
                     operation, f"required {where} {name} left out", without, REJECT, REFUSALS, body, "required"
                 )
+                yield replace(probe, names=name)
             schema = parameter.schema if isinstance(parameter.schema, dict) else {}
             for value, refusal in self._invalid_values(schema):
-                yield self.probe(
+                probe = self.probe(
                     operation,
                     f"{name}={value!s} ({refusal})",
                     {**base, name: (parameter, value)},
@@ -194,12 +193,14 @@ class ProbeBuilder:
                     body,
                     refusal,
                 )
+                yield replace(probe, names=name)
         if isinstance(body, dict) and isinstance(operation.body_schema, dict):
             for name in operation.body_schema.get("required", []):
                 without = {k: v for k, v in body.items() if k != name}
-                yield self.probe(
+                probe = self.probe(
                     operation, f"required body field {name} left out", base, REJECT, REFUSALS, without, "required"
                 )
+                yield replace(probe, names=name)
 
     @staticmethod
     def _invalid_values(schema: dict[str, Any]) -> Iterator[tuple[Any, str]]:
@@ -269,7 +270,7 @@ class ProbeBuilder:
             AUTH_SCOPE,
             body,
         )
-        yield replace(example, authorization=f"Bearer {token}")
+        yield replace(example, authorization=f"Bearer {token}", names=", ".join(operation.scopes))
 
     # -- wire forms ----------------------------------------------------------------------
     def wire_forms(self, operation: OperationSpec) -> Iterator[Probe]:
@@ -299,11 +300,9 @@ def generated(operation: OperationSpec, builder: ProbeBuilder, count: int) -> li
     """`count` valid requests drawn by schemathesis from the contract (deterministic: derandomized)."""
     if count <= 0:
         return []
-    import schemathesis
+    import schemathesis  # imported by the runs that generate, only: it takes a second
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
-
-    from ..contract_files import load_contract
 
     schema = schemathesis.openapi.from_dict(load_contract(operation.version))
     strategy = schema[operation.path][operation.method].as_strategy(generation_mode=GenerationMode.POSITIVE)

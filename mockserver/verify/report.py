@@ -1,6 +1,9 @@
-"""The drift report: Markdown for people, JUnit XML for CI dashboards, a summary table for the terminal.
+"""The verify report: the terminal's summary, Markdown for people, JUnit XML for CI dashboards.
 
-Each version is reported apart; what was not checked is listed with why, as skipped test cases in JUnit.
+Each finding is under its verdict: vendor drift (the target breaks what the vendor's documents promise) or a
+fidelity gap (the target does otherwise than lcphone's sandbox); each names its ledger entry, and says which
+side must change. Then each version's counts, the wire forms the target takes, what was not checked and why,
+and the notes (what is not drift).
 """
 
 from __future__ import annotations
@@ -11,12 +14,23 @@ import xml.etree.ElementTree as ET
 
 import orjson
 
-from ..journal import mask
+from ..contract.behaviours import FIDELITY_GAP, VENDOR_DRIFT
+from ..control.journal import MASK, mask
 from .findings import Finding
 from .probes import Probe
 from .runner import VerifyResult
 
-MASK = "****"
+WHAT_TO_DO = {
+    VENDOR_DRIFT: (
+        "The target breaks what the vendor's documents promise. Tell the vendor; if the vendor's documents "
+        "changed, lcphone's contract (and the sandbox) must follow: `lcphone contract diff` shows how."
+    ),
+    FIDELITY_GAP: (
+        "The target does otherwise than lcphone's sandbox, where the vendor's documents promise nothing: a test "
+        "that passes against lcphone may fail against the target. lcphone's sandbox, or the ledger entry "
+        "(`contracts/behaviours.yaml`), must change; until then, do not let your tests rely on the behaviour."
+    ),
+}
 
 
 def curl(probe: Probe, base_url: str) -> str:
@@ -38,53 +52,98 @@ def _when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def verdict(result: VerifyResult) -> str:
     if result.fatal:
         return f"could not run: {result.fatal}"
-    drifts = result.findings.drifts()
-    if drifts:
-        return f"DRIFTED: {len(drifts)} drift(s) from the contract"
+    vendor, gaps = result.findings.vendor_drift(), result.findings.fidelity_gaps()
+    if vendor or gaps:
+        return f"DRIFTED: {_plural(len(vendor), 'vendor drift')}, {_plural(len(gaps), 'fidelity gap')}"
     if result.setup_problems:
         return f"could not check everything: {result.setup_problems[0]}"
     return "conforms to the contract"
 
 
+def _by_verdict(result: VerifyResult) -> dict[str, list[Finding]]:
+    ordered = sorted(result.findings.drifts(), key=lambda f: (f.version, f.operation_id, f.kind, f.subject))
+    return {
+        VENDOR_DRIFT: [f for f in ordered if not f.fidelity_gap],
+        FIDELITY_GAP: [f for f in ordered if f.fidelity_gap],
+    }
+
+
+# -- the terminal ----------------------------------------------------------------------------------------
 def summary_table(result: VerifyResult) -> str:
+    """One line per version and operation: requests, findings by verdict, notes, rules not checked."""
     lines = []
     for version in result.options.versions:
         rows = result.per_operation(version)
-        width = max(len("operation"), *map(len, rows))
+        width = max(len("operation"), *map(len, rows)) if rows else len("operation")
         lines.append(f"Version {version}")
-        lines.append(f"  {'operation':{width}}  {'requests':>8}  {'drifts':>6}  {'notes':>5}  {'not checked':>11}")
+        lines.append(
+            f"  {'operation':{width}}  {'requests':>8}  {'vendor drift':>12}  {'fidelity gaps':>13}  {'notes':>5}  "
+            f"{'not checked':>11}"
+        )
         for operation, row in rows.items():
             lines.append(
-                f"  {operation:{width}}  {row['requests']:>8}  {row['drifts']:>6}  {row['notes']:>5}  "
-                f"{row['not checked']:>11}"
+                f"  {operation:{width}}  {row['requests']:>8}  {row['vendor drift']:>12}  {row['fidelity gaps']:>13}  "
+                f"{row['notes']:>5}  {row['not checked']:>11}"
             )
     return "\n".join(lines)
 
 
+def terminal(result: VerifyResult, report_written: bool) -> str:
+    """What the command prints: the findings first, under their verdicts; then the counts."""
+    if result.fatal:
+        return ""
+    lines: list[str] = []
+    for name, findings in _by_verdict(result).items():
+        if not findings:
+            continue
+        lines.append(f"{name.upper()}: {len(findings)} ({WHAT_TO_DO[name].split('. ')[0].lower()})")
+        for finding in findings:
+            lines.append(f"  {finding.version} {finding.operation_id}: {finding.title}: {finding.target_did}")
+            lines.append(f"      ledger: {finding.behaviour}")
+            if finding.sandbox_did:
+                lines.append(f"      lcphone's sandbox: {finding.sandbox_did}")
+    for finding in sorted(result.findings.notes(), key=lambda f: f.key):
+        lines.append(f"  note  {finding.version} {finding.operation_id}: {finding.title}")
+    gaps = result.coverage.not_checked()
+    if gaps:
+        lines.append(
+            f"not checked: {_plural(len(gaps), 'rule')}" + (", each with why in the report" if report_written else "")
+        )
+        if not report_written:
+            lines += [f"  {g.version} {g.operation_id}: {g.rule}: {g.reason}" for g in gaps]
+    if result.purchases:
+        lines.append(f"purchased: {'; '.join(result.purchases)}")
+    lines.append(summary_table(result))
+    return "\n".join(lines)
+
+
+# -- Markdown --------------------------------------------------------------------------------------------
 def _finding_markdown(finding: Finding, base_url: str) -> list[str]:
-    seen = f"seen {finding.count} time{'s' if finding.count != 1 else ''}"
-    return [
-        f"#### {finding.title}",
-        "",
-        f"- **contract:** {finding.contract_says}",
-        f"- **target:** {finding.target_did} (status {finding.example_status}, {seen}; "
-        f"first in: {finding.example.label})",
-        "- **reproduce:**",
-        "",
-        "  ```sh",
-        f"  {curl(finding.example, base_url)}",
-        "  ```",
-        "",
-    ]
+    seen = f"seen {_plural(finding.count, 'time')}"
+    lines = [f"#### {finding.title}", "", f"- **ledger:** `{finding.behaviour}`"]
+    if finding.fidelity_gap:
+        lines.append(f"- **lcphone's sandbox:** {finding.sandbox_did or '(not asked)'}")
+        status = f"status {finding.example_status}, " if finding.example_status is not None else ""
+        lines.append(f"- **the target:** {finding.target_did} ({status}{seen})")
+    else:
+        lines.append(f"- **contract:** {finding.contract_says}")
+        lines.append(
+            f"- **target:** {finding.target_did} (status {finding.example_status}, {seen}; "
+            f"first in: {finding.example.label})"
+        )
+    return [*lines, "- **reproduce:**", "", "  ```sh", f"  {curl(finding.example, base_url)}", "  ```", ""]
 
 
-def markdown(result: VerifyResult) -> str:
+def _head(result: VerifyResult) -> list[str]:
     options = result.options
-    drifts, notes = result.findings.drifts(), result.findings.notes()
-    purchases = ", ".join(result.purchases) if result.purchases else "none"
+    purchases = "; ".join(result.purchases) if result.purchases else "none"
     lines = [
         "# lcphone verify report",
         "",
@@ -92,54 +151,75 @@ def markdown(result: VerifyResult) -> str:
         f"- **versions:** {', '.join(options.versions)}",
         f"- **run:** {_when(result.started)}, {len(result.exchanges)} requests in "
         f"{result.finished - result.started:.1f} s",
-        f"- **purchases:** {purchases}" + ("" if options.allow_purchase else " (read-only run)"),
+        f"- **purchases:** {purchases}"
+        + ("" if options.allow_purchase else " (read-only run)")
+        + (f" (at most {options.max_purchases})" if options.allow_purchase else ""),
         f"- **verdict:** {verdict(result)}",
     ]
     lines += [f"- **set-up:** {problem}" for problem in result.setup_problems]
     if result.stopped_by_budget:
         lines.append(f"- **budget:** stopped after {options.budget_seconds:g} s; the rest was not checked")
-    for version in options.versions:
+    return lines
+
+
+def _findings_markdown(result: VerifyResult) -> list[str]:
+    lines: list[str] = []
+    for name, findings in _by_verdict(result).items():
+        if not findings:
+            continue
+        lines += ["", f"## {name[0].upper()}{name[1:]} ({len(findings)})", "", WHAT_TO_DO[name], ""]
+        for where in dict.fromkeys((f.version, f.operation_id) for f in findings):
+            lines += [f"### {where[0]}: {where[1]}", ""]
+            for finding in (f for f in findings if (f.version, f.operation_id) == where):
+                lines += _finding_markdown(finding, result.options.base_url)
+    return lines
+
+
+def _versions_markdown(result: VerifyResult) -> list[str]:
+    lines = ["", "## By version"]
+    for version in result.options.versions:
         lines += [
             "",
-            f"## Version {version}",
+            f"### Version {version}",
             "",
-            "| operation | requests | drifts | notes | not checked |",
-            "|---|---:|---:|---:|---:|",
+            "| operation | requests | vendor drift | fidelity gaps | notes | not checked |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for operation, row in result.per_operation(version).items():
             lines.append(
-                f"| {operation} | {row['requests']} | {row['drifts']} | {row['notes']} | {row['not checked']} |"
+                f"| {operation} | {row['requests']} | {row['vendor drift']} | {row['fidelity gaps']} | "
+                f"{row['notes']} | {row['not checked']} |"
             )
-        lines.append("")
-        found = [f for f in drifts if f.version == version]
-        if found:
-            lines += ["### Drift", ""]
-            for operation in sorted({f.operation_id for f in found}):
-                lines += [f"#### {operation}", ""]
-                for finding in sorted(
-                    (f for f in found if f.operation_id == operation), key=lambda f: (f.kind, f.subject)
-                ):
-                    lines += _finding_markdown(finding, options.base_url)
         facts = [fact for fact in result.facts if fact.version == version]
         if facts:
-            lines += ["### Wire forms of numberTypes", "", "| form | the target | status |", "|---|---|---:|"]
+            lines += ["", "Wire forms of numberTypes:", "", "| form | the target | status |", "|---|---|---:|"]
             for fact in facts:
                 lines.append(f"| {fact.form} | {'accepts it' if fact.accepted else 'refuses it'} | {fact.status} |")
-            lines.append("")
+    return lines
+
+
+def markdown(result: VerifyResult) -> str:
+    lines = _head(result)
+    if not result.fatal:
+        lines += _findings_markdown(result) + _versions_markdown(result)
     gaps = result.coverage.not_checked()
     if gaps:
-        lines += ["## Not checked", "", "| version | operation | rule | why |", "|---|---|---|---|"]
-        for gap in gaps:
-            lines.append(f"| {gap.version} | {gap.operation_id} | {gap.rule} | {gap.reason} |")
-        lines.append("")
+        lines += ["", "## Not checked", "", "| version | operation | rule | why |", "|---|---|---|---|"]
+        lines += [f"| {gap.version} | {gap.operation_id} | {gap.rule} | {gap.reason} |" for gap in gaps]
+    notes = result.findings.notes()
     if notes:
-        lines += ["## Notes (not drift)", ""]
+        lines += ["", "## Notes (not drift)", ""]
         for finding in sorted(notes, key=lambda f: f.key):
             lines.append(
                 f"- {finding.version} {finding.operation_id}: {finding.title}: {finding.target_did} ({finding.count}x)"
             )
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
+
+
+# -- JUnit XML -------------------------------------------------------------------------------------------
+def _error_case(suite: ET.Element, name: str, message: str) -> None:
+    case = ET.SubElement(suite, "testcase", classname="lcphone.verify", name=name)
+    ET.SubElement(case, "error", message=message).text = message
 
 
 def junit_xml(result: VerifyResult) -> str:
@@ -154,32 +234,27 @@ def junit_xml(result: VerifyResult) -> str:
         timestamp=_when(result.started),
         time=f"{result.finished - result.started:.3f}",
     )
-    cases = skipped = 0
     if result.fatal:
-        case = ET.SubElement(suite, "testcase", classname="lcphone.verify", name="target reachable")
-        ET.SubElement(case, "error", message=result.fatal).text = result.fatal
-        cases += 1
+        _error_case(suite, "target reachable", result.fatal)
     for problem in result.setup_problems:
-        case = ET.SubElement(suite, "testcase", classname="lcphone.verify", name="set-up complete")
-        ET.SubElement(case, "error", message=problem).text = problem
-        cases += 1
+        _error_case(suite, "set-up complete", problem)
     for version in result.options.versions:
         for operation in result.per_operation(version):
             classname = f"lcphone.verify.{version}.{operation}"
             found = [f for f in drifts if f.operation_id == operation and f.version == version]
             if not found and not result.fatal:
                 ET.SubElement(suite, "testcase", classname=classname, name="conforms")
-                cases += 1
             for finding in found:
-                case = ET.SubElement(suite, "testcase", classname=classname, name=finding.title)
+                case = ET.SubElement(suite, "testcase", classname=classname, name=f"{finding.verdict}: {finding.title}")
                 failure = ET.SubElement(
-                    case, "failure", message=f"{finding.title}: {finding.target_did}", type=finding.kind
-                )
+                    case, "failure", message=f"{finding.verdict}: {finding.title}: {finding.target_did}",
+                    type=finding.kind,
+                )  # fmt: skip
+                sandbox = f"\nlcphone's sandbox: {finding.sandbox_did}" if finding.sandbox_did else ""
                 failure.text = (
-                    f"contract: {finding.contract_says}\ntarget: {finding.target_did}\n"
-                    f"reproduce: {curl(finding.example, result.options.base_url)}"
+                    f"ledger: {finding.behaviour}\ncontract: {finding.contract_says}\ntarget: {finding.target_did}"
+                    f"{sandbox}\nreproduce: {curl(finding.example, result.options.base_url)}"
                 )
-                cases += 1
     for gap in result.coverage.not_checked():
         case = ET.SubElement(
             suite,
@@ -188,8 +263,6 @@ def junit_xml(result: VerifyResult) -> str:
             name=f"not checked: {gap.rule}",
         )
         ET.SubElement(case, "skipped", message=gap.reason)
-        cases += 1
-        skipped += 1
-    suite.set("tests", str(cases))
-    suite.set("skipped", str(skipped))
+    suite.set("tests", str(len(suite)))
+    suite.set("skipped", str(len(result.coverage.not_checked())))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)

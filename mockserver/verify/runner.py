@@ -7,6 +7,7 @@ should have (a token without a scope it needs, unless `--skip-operation` says so
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,43 +16,45 @@ from typing import Any
 import httpx
 import orjson
 
-from ..contract import Contract, OperationSpec, load
-from ..contract_files import LATEST, VERSIONS
-from ..journal import mask
-from ..response_validation import check_response
+from ..contract.behaviours import Ledger, ledger
+from ..contract.model import OperationSpec
+from ..contract.operations import Operation, OperationRegistry
+from ..contract.operations import registry as operation_registry
+from ..contract.versions import VersionRegistry
+from ..contract.versions import registry as version_registry
+from ..control.journal import mask
+from . import purchases  # noqa: F401  (registers the purchase check)
+from .checks import BEHAVIOUR_CHECKS, ONCE_PER_RUN, Answer, CheckContext, Observation
 from .coverage import Coverage
-from .findings import (
-    NOTE,
-    Finding,
-    Findings,
-    auth_not_enforced,
-    classify,
-    extra_fields,
-    not_enforced,
-    slow,
-    wire_form_refused,
-)
+from .findings import NOTE, Finding, Findings
+from .judge import WireFact, judge
 from .probes import (
     AUTH_LOCATION,
     AUTH_RULES,
     AUTH_SCOPE,
-    FORBIDDEN,
+    EDGES,
+    EXAMPLE,
+    GENERATED,
     PURCHASE,
     READ_RULES,
     REFUSALS,
-    REJECT,
-    UNAUTHORIZED,
     WIRE_FORMS,
     Probe,
     ProbeBuilder,
     generated,
 )
-
-READ_OPERATIONS = ("listNumberPools", "searchAvailableNumbers", "listActiveNumbers")
-OPERATIONS = (*READ_OPERATIONS, "purchaseNumber")
-ENVELOPED = ("purchaseNumber", "listActiveNumbers")  # at v3
+from .purchases import PurchaseBudget
+from .reference import Reference
 
 CONFORMS, DRIFTED, COULD_NOT_RUN = 0, 1, 2
+RETRY_CAP_SECONDS = 15.0  # the longest verify waits on a 429's Retry-After before it asks again
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class VerifyOptions:
     base_url: str
     token: str
     location_id: str
-    versions: tuple[str, ...] = VERSIONS
+    versions: tuple[str, ...] = field(default_factory=lambda: version_registry().names)
     other_location: str | None = None  # a location the token must not reach: 403 expected there
     skip_operations: tuple[str, ...] = ()  # operations not to check, on purpose (e.g. the token lacks their scope)
     limited_token: str | None = None  # a token of the location with only `limited_scopes`: scopes must be enforced
@@ -80,23 +83,15 @@ class Exchange:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class WireFact:
-    version: str
-    operation_id: str
-    form: str
-    accepted: bool
-    status: int | None
-
-
 @dataclass
 class VerifyResult:
     options: VerifyOptions
+    operations: OperationRegistry = field(default_factory=operation_registry)
     exchanges: list[Exchange] = field(default_factory=list)
     findings: Findings = field(default_factory=Findings)
     coverage: Coverage = field(default_factory=Coverage)
     facts: list[WireFact] = field(default_factory=list)
-    purchases: list[str] = field(default_factory=list)
+    purchases: list[str] = field(default_factory=list)  # each number bought: "number (version): why"
     setup_problems: list[str] = field(default_factory=list)  # what kept parts of the contract unchecked
     stopped_by_budget: bool = False
     fatal: str = ""  # why verify could not run at all
@@ -112,13 +107,20 @@ class VerifyResult:
         return COULD_NOT_RUN if self.setup_problems else CONFORMS
 
     def per_operation(self, version: str) -> dict[str, dict[str, int]]:
-        table = {operation: {"requests": 0, "drifts": 0, "notes": 0, "not checked": 0} for operation in OPERATIONS}
+        operations = [operation.id for operation in self.operations if version in operation.versions]
+        table = {
+            operation: {"requests": 0, "vendor drift": 0, "fidelity gaps": 0, "notes": 0, "not checked": 0}
+            for operation in operations
+        }
         for exchange in self.exchanges:
             if exchange.probe.version == version:
                 table[exchange.probe.operation_id]["requests"] += 1
         for finding in self.findings.by_key.values():
             if finding.version == version:
-                table[finding.operation_id]["notes" if finding.severity == NOTE else "drifts"] += 1
+                column = (
+                    "notes" if finding.severity == NOTE else "fidelity gaps" if finding.fidelity_gap else "vendor drift"
+                )
+                table[finding.operation_id][column] += 1
         for gap in self.coverage.not_checked():
             if gap.version == version:
                 table[gap.operation_id]["not checked"] += 1
@@ -130,11 +132,18 @@ Progress = Callable[[int, int, Probe], None]
 
 class Verifier:
     def __init__(
-        self, options: VerifyOptions, progress: Progress | None = None, transport: httpx.BaseTransport | None = None
+        self,
+        options: VerifyOptions,
+        progress: Progress | None = None,
+        transport: httpx.BaseTransport | None = None,
+        operations: OperationRegistry | None = None,
+        versions: VersionRegistry | None = None,
     ) -> None:
         self.options = options
+        self.operations = operations or operation_registry()
+        self.versions = versions or version_registry()
         self.progress = progress or (lambda done, total, probe: None)
-        self.result = VerifyResult(options)
+        self.result = VerifyResult(options, self.operations)
         self.client = httpx.Client(
             base_url=options.base_url.rstrip("/"),
             timeout=options.timeout_seconds,
@@ -145,9 +154,12 @@ class Verifier:
         self.lacking: dict[str, str] = {}  # operation -> the scope the token lacks for it
 
     def builder(self, version: str) -> ProbeBuilder:
-        newest = load(LATEST).operations.values()
-        optional = frozenset(op.operation_id for op in newest if op.version_header is None)
-        return ProbeBuilder(load(version), self.options.location_id, optional)
+        optional = frozenset(operation.id for operation in self.operations if operation.newest.version_header is None)
+        return ProbeBuilder(self.options.location_id, optional)
+
+    def served(self, version: str) -> list[Operation]:
+        """The operations `version` serves, in the registry's order."""
+        return [operation for operation in self.operations if version in operation.versions]
 
     # -- sending -------------------------------------------------------------------
     def send(self, probe: Probe) -> tuple[Exchange, httpx.Response | None]:
@@ -163,6 +175,11 @@ class Verifier:
         started = time.perf_counter()
         try:
             response = self.client.request(probe.operation.method, probe.path(), **kwargs)
+            if response.status_code == 429 and probe.expect != "rate-limited":
+                # verify's own pace met the target's rate limit: wait as told (briefly), and ask again once.
+                time.sleep(min(RETRY_CAP_SECONDS, _retry_after(response)))
+                started = time.perf_counter()
+                response = self.client.request(probe.operation.method, probe.path(), **kwargs)
         except httpx.HTTPError as error:
             exchange = Exchange(probe, None, (time.perf_counter() - started) * 1000, f"{type(error).__name__}: {error}")
             self.result.exchanges.append(exchange)
@@ -174,45 +191,20 @@ class Verifier:
         return exchange, response
 
     def judge(self, probe: Probe, response: httpx.Response, elapsed_ms: float) -> None:
-        findings = self.result.findings
-        operation = probe.operation
-        status = response.status_code
-        problems = check_response(operation, status, response.headers, response.content)
-        enveloped = operation.version == LATEST and operation.operation_id in ENVELOPED
-        for finding in classify(probe, status, problems, enveloped):
-            findings.add(finding)
-        if probe.expect == REJECT and status < 400:
-            findings.add(not_enforced(probe, status))
-        expected = {UNAUTHORIZED: 401, FORBIDDEN: 403}.get(probe.expect)
-        if expected is not None and status != expected:
-            findings.add(auth_not_enforced(probe, status, expected))
-        if probe.form:
-            self.result.facts.append(
-                WireFact(probe.version, probe.operation_id, probe.form, 200 <= status < 300, status)
-            )
-            if status >= 400:
-                findings.add(wire_form_refused(probe, status))
-        if elapsed_ms > self.options.max_latency_ms:
-            findings.add(slow(probe, status, elapsed_ms, self.options.max_latency_ms))
-        spec = operation.response(status)
-        if spec is not None and spec.schema is not None and not problems:
-            try:
-                body = response.json()
-            except ValueError:
-                return
-            for name in sorted(extra_fields(spec.schema, body)):
-                findings.add(
-                    Finding(
-                        operation.operation_id,
-                        "extra-field",
-                        name,
-                        "does not list it (extra fields are allowed)",
-                        f"sent `{name}`",
-                        probe,
-                        status,
-                        severity=NOTE,
-                    )
-                )
+        """The answer checks (`judge.py`); a fidelity gap also says what the sandbox answers to the same request."""
+        judgement = judge(probe, response, elapsed_ms, self.versions[probe.version], self.options.max_latency_ms)
+        self.result.facts += judgement.facts
+        for finding in judgement.findings:
+            if finding.fidelity_gap and finding.key not in self.result.findings.by_key:
+                answer = self.reference.ask(probe)
+                finding.sandbox_did = answer.brief() if answer else "no answer"
+            self.result.findings.add(finding)
+
+    @functools.cached_property
+    def reference(self) -> Reference:
+        """lcphone's sandbox where the target stands: what it answers, set beside a fidelity gap."""
+        options = self.options
+        return Reference(options.location_id, options.token, options.limited_token, options.limited_scopes)
 
     def out_of_budget(self) -> bool:
         if self._deadline is not None and time.monotonic() > self._deadline:
@@ -222,29 +214,34 @@ class Verifier:
 
     # -- preflight: does the token reach the location, with the scopes each check needs? ----------
     def preflight(self) -> bool:
-        result, options = self.result, self.options
-        version = options.versions[0]
-        builder = self.builder(version)
+        """The example request of every operation that spends nothing: whether the run can go on."""
+        version = self.options.versions[0]
         answers: dict[str, tuple[int, str]] = {}
-        for operation_id in READ_OPERATIONS:
-            if operation_id in options.skip_operations:
+        for operation in self.served(version):
+            if operation.spends_money or operation.id in self.options.skip_operations:
                 continue
-            operation = load(version).operations[operation_id]
-            probe = builder.probe(
-                operation, "preflight: the example request", builder.base_values(operation), rule="preflight"
-            )
-            exchange, response = self.send(probe)
-            for _ in range(2):  # a passing 5xx is drift to report, not a reason to give up: ask again
-                if response is None or response.status_code < 500:
-                    break
-                time.sleep(0.2)
-                exchange, response = self.send(probe)
-            if response is None:
-                result.fatal = f"could not reach {options.base_url}: {exchange.error}"
+            answer = self._preflight_answer(operation.at(version))
+            if answer is None:
                 return False
-            answers[operation_id] = (response.status_code, response.text[:200].replace("\n", " "))
-        if not answers:
-            return True
+            answers[operation.id] = answer
+        return self._judge_preflight(version, answers) if answers else True
+
+    def _preflight_answer(self, spec: OperationSpec) -> tuple[int, str] | None:
+        builder = self.builder(spec.version)
+        probe = builder.probe(spec, "preflight: the example request", builder.base_values(spec), rule="preflight")
+        exchange, response = self.send(probe)
+        for _ in range(2):  # a passing 5xx is drift to report, not a reason to give up: ask again
+            if response is None or response.status_code < 500:
+                break
+            time.sleep(0.2)
+            exchange, response = self.send(probe)
+        if response is None:
+            self.result.fatal = f"could not reach {self.options.base_url}: {exchange.error}"
+            return None
+        return response.status_code, response.text[:200].replace("\n", " ")
+
+    def _judge_preflight(self, version: str, answers: dict[str, tuple[int, str]]) -> bool:
+        result, options = self.result, self.options
         token = mask(options.token)
         where = f"location {options.location_id}"
         refused = {op: answer for op, answer in answers.items() if answer[0] == 403}
@@ -261,11 +258,11 @@ class Verifier:
             if status >= 500:
                 result.fatal = f"the target answered {status} to a valid request ({op}): {body}"
                 return False
-            if status == 404 and op != "listNumberPools":
+            if status == 404 and "404" in self.operations[op].at(version).responses:
                 result.fatal = f"{where} has no phone system connected: {op} answered 404 {body}"
                 return False
         for op in unauthorized:
-            self.lacking[op] = ", ".join(load(version).operations[op].scopes)
+            self.lacking[op] = ", ".join(self.operations[op].scopes)
         if unauthorized:
             ops = ", ".join(unauthorized)
             scopes = ", ".join(dict.fromkeys(self.lacking.values()))
@@ -277,46 +274,42 @@ class Verifier:
 
     # -- the plan ------------------------------------------------------------------------
     def plan(self, version: str) -> list[Probe]:
-        options, coverage = self.options, self.result.coverage
-        builder = self.builder(version)
-        contract: Contract = load(version)
+        """Every probe of every operation the version serves, each rule not probed written down with why."""
         probes: list[Probe] = []
-        for operation_id in OPERATIONS:
-            operation = contract.operations[operation_id]
-            rules = (
-                [*READ_RULES, *AUTH_RULES, PURCHASE] if operation_id == "purchaseNumber" else [*READ_RULES, *AUTH_RULES]
-            )
-            if operation_id in options.skip_operations:
-                for rule in rules:
-                    coverage.skip(version, operation_id, rule, "skipped on purpose (--skip-operation)")
-                continue
-            probes += list(builder.auth(operation, options.other_location))
-            if not options.other_location:
-                coverage.skip(version, operation_id, AUTH_LOCATION, "no --other-location given")
-            if options.limited_token:
-                probes += list(builder.scopes(operation, options.limited_token, options.limited_scopes))
-            else:
-                coverage.skip(version, operation_id, AUTH_SCOPE, "no --limited-token given")
-            if operation_id in self.lacking:
-                for rule in READ_RULES:
-                    coverage.skip(version, operation_id, rule, f"the token lacks scope {self.lacking[operation_id]}")
-                continue
-            if operation_id == "purchaseNumber":
-                probes += list(builder.invalid(operation))
-                if not options.allow_purchase:
-                    coverage.skip(version, operation_id, PURCHASE, "read-only run (--allow-purchase not given)")
-                for rule in (*READ_RULES[:2], READ_RULES[3]):
-                    coverage.skip(
-                        version,
-                        operation_id,
-                        rule,
-                        "a valid purchase buys a number: only with --allow-purchase, and then one real purchase",
-                    )
-                continue
-            probes += list(builder.valid(operation))
-            probes += list(builder.invalid(operation))
-            probes += generated(operation, builder, options.generated_per_operation)
-            probes += list(builder.wire_forms(operation))
+        for operation in self.served(version):
+            probes += self._plan_operation(operation.at(version), operation.spends_money)
+        return probes
+
+    def _plan_operation(self, spec: OperationSpec, spends_money: bool) -> list[Probe]:
+        options, coverage, builder = self.options, self.result.coverage, self.builder(spec.version)
+        version, operation_id = spec.version, spec.operation_id
+        if operation_id in options.skip_operations:
+            for rule in (*READ_RULES, *AUTH_RULES, *([PURCHASE] if spends_money else [])):
+                coverage.skip(version, operation_id, rule, "skipped on purpose (--skip-operation)")
+            return []
+        probes = list(builder.auth(spec, options.other_location))
+        if not options.other_location:
+            coverage.skip(version, operation_id, AUTH_LOCATION, "no --other-location given")
+        if options.limited_token:
+            probes += list(builder.scopes(spec, options.limited_token, options.limited_scopes))
+        else:
+            coverage.skip(version, operation_id, AUTH_SCOPE, "no --limited-token given")
+        if operation_id in self.lacking:
+            for rule in READ_RULES:
+                coverage.skip(version, operation_id, rule, f"the token lacks scope {self.lacking[operation_id]}")
+            return probes
+        if spends_money:
+            # Only requests it must refuse: a valid one would buy a number.
+            if not options.allow_purchase:
+                coverage.skip(version, operation_id, PURCHASE, "read-only run (--allow-purchase not given)")
+            for rule in (EXAMPLE, EDGES, GENERATED):
+                reason = "a valid purchase buys a number: only with --allow-purchase, and then one real purchase"
+                coverage.skip(version, operation_id, rule, reason)
+            return probes + list(builder.invalid(spec))
+        probes += list(builder.valid(spec))
+        probes += list(builder.invalid(spec))
+        probes += generated(spec, builder, options.generated_per_operation)
+        probes += list(builder.wire_forms(spec))
         return probes
 
     def run(self) -> VerifyResult:
@@ -324,141 +317,123 @@ class Verifier:
         try:
             if not self.preflight():
                 return result
-            for version in self.options.versions:
-                probes = self.plan(version)
-                for done, probe in enumerate(probes, 1):
-                    if self.out_of_budget():
-                        for rest in probes[done - 1 :]:
-                            result.coverage.skip(
-                                rest.version,
-                                rest.operation_id,
-                                rest.rule,
-                                f"the budget ({self.options.budget_seconds:g} s) ran out",
-                            )
-                        break
-                    self.progress(done, len(probes), probe)
-                    self.send(probe)
-                if self.options.allow_purchase and not result.stopped_by_budget:
-                    self.purchase(version)
+            for index, version in enumerate(self.options.versions):
+                # The ledger's behaviours first: the rate-limit counters are fresh then.
+                self.behaviours(version, first=index == 0)
+                self._send_all(self.plan(version))
+            self.not_verified()
             self._judge_run()
         finally:
             self.client.close()
+            if "reference" in self.__dict__:
+                self.reference.close()
             result.finished = time.time()
         return result
+
+    def _send_all(self, probes: list[Probe]) -> None:
+        for done, probe in enumerate(probes, 1):
+            if self.out_of_budget():
+                for rest in probes[done - 1 :]:
+                    reason = f"the budget ({self.options.budget_seconds:g} s) ran out"
+                    self.result.coverage.skip(rest.version, rest.operation_id, rest.rule, reason)
+                return
+            self.progress(done, len(probes), probe)
+            self.send(probe)
 
     def _judge_run(self) -> None:
         result = self.result
         if not [e for e in result.exchanges if e.status is not None]:
             result.fatal = f"no request to {self.options.base_url} was answered"
+        result.purchases = list(self.purchase_budget.bought)
+        result.setup_problems += self._target_extra.get("setup problems", [])
 
-    def purchase(self, version: str) -> None:
-        """Buys at most --max-purchases numbers: search, buy the first, check it is listed."""
-        contract = load(version)
-        builder = self.builder(version)
-        search_op = contract.operations["searchAvailableNumbers"]
-        values = builder.base_values(search_op)
-        for key in ("firstPart", "lastPart", "anywhere"):
-            if key in values:
-                values[key] = (values[key][0], "")
-        search = builder.probe(search_op, "purchase: search", values)
-        spent = 0
-        for attempt in range(self.options.max_purchases):
-            if self.out_of_budget() or spent >= self.options.max_purchases:
-                return
-            _, found = self.send(search)
-            if found is None or found.status_code != 200:
-                return
-            body = found.json() if found.headers.get("content-type", "").startswith("application/json") else {}
-            numbers = body.get("numbers") if isinstance(body, dict) else None
-            if not numbers or not isinstance(numbers, list):
-                self.result.coverage.skip(version, "purchaseNumber", PURCHASE, "the search offered no number to buy")
-                return
-            number = numbers[0]
-            purchase_op = contract.operations["purchaseNumber"]
-            request = dict(purchase_op.body_example or {})
-            request.update(
-                {
-                    "phoneNumber": number.get("phoneNumber"),
-                    "countryCode": number.get("isoCountry"),
-                    "numberType": (number.get("price") or {}).get("number_type", "local"),
-                    "fingerprintId": body.get("fingerprintId") or f"lcphone-verify-{int(time.time())}-{attempt}",
-                }
-            )
-            if "locality" in request or version == LATEST:
-                request.update({"locality": number.get("locality") or "", "region": number.get("region") or ""})
-            probe = builder.probe(
-                purchase_op,
-                "purchase: the first number found",
-                builder.base_values(purchase_op),
-                rule=PURCHASE,
-                body=request,
-            )
-            _, bought = self.send(probe)
-            if bought is None or bought.status_code >= 300:
-                if bought is not None and bought.status_code in (401, 403):
-                    self.result.setup_problems.append(
-                        f"the token {mask(self.options.token)} may not purchase ({version}: answered "
-                        f"{bought.status_code}); it needs scope {', '.join(purchase_op.scopes)}"
-                    )
-                return
-            # No replay of the purchase: on a target that is not idempotent it would buy (and charge) twice.
-            self.result.purchases.append(f"{number.get('phoneNumber')} ({version})")
-            self._check_listed(version, str(number.get("phoneNumber")))
-            spent += 1
-            if spent < self.options.max_purchases:
-                spent += 1  # the attempt counts as a purchase: a target that sells twice charges twice
-                self._buy_again(version, builder, probe, request)
+    # -- the ledger's behaviours -------------------------------------------------------------
+    @functools.cached_property
+    def purchase_budget(self) -> PurchaseBudget:
+        """The attempts that may cost money, for the whole run, across versions."""
+        return PurchaseBudget(self.options.max_purchases if self.options.allow_purchase else 0)
 
-    def _buy_again(self, version: str, builder: ProbeBuilder, bought: Probe, request: dict[str, Any]) -> None:
-        """The number just bought, asked for again with a new fingerprint: a number is sold once (D10)."""
-        again = {**request, "fingerprintId": f"{request.get('fingerprintId')}-again"}
-        probe = builder.probe(
-            bought.operation,
-            "purchase: the same number again, a new fingerprint",
-            builder.base_values(bought.operation),
-            rule=PURCHASE,
-            body=again,
+    @functools.cached_property
+    def _target_extra(self) -> dict[str, Any]:
+        return {"budget": self.purchase_budget, "version registry": self.versions}
+
+    def _context(self, version: str, ask, extra: dict[str, Any]) -> CheckContext:
+        return CheckContext(
+            self.versions[version], self.operations, self.builder(version), ask, self.options.versions, extra
         )
-        _, answer = self.send(probe)
-        if answer is not None and 200 <= answer.status_code < 300:
-            self.result.purchases.append(f"{request.get('phoneNumber')} again ({version})")
-            self.result.findings.add(
-                Finding(
-                    "purchaseNumber",
-                    "state",
-                    "a sold number was sold again",
-                    "refuses a number already bought with 400 (D10)",
-                    f"answered {answer.status_code}",
-                    probe,
-                    answer.status_code,
-                )
+
+    def _ask_target(self, probe: Probe) -> Answer | None:
+        _, response = self.send(probe)
+        return Answer.of(response) if response is not None else None
+
+    def behaviours(self, version: str, first: bool) -> None:
+        """Every behaviour check of the ledger, against the target and the reference sandbox, side by side."""
+        target = self._context(version, self._ask_target, self._target_extra)
+        reference = self._context(
+            version, self.reference.ask, {"budget": PurchaseBudget(None), "version registry": self.versions}
+        )
+        # Once-a-run checks first (the rate-limit counters are fresh then), then the rest in the registry's order.
+        for name, check in sorted(BEHAVIOUR_CHECKS.items(), key=lambda item: item[0] not in ONCE_PER_RUN):
+            if (name in ONCE_PER_RUN and not first) or not self._runs(name, version):
+                continue
+            if self.out_of_budget():
+                return
+            seen = list(check(target))
+            sandbox = {(o.behaviour, o.key): o for o in check(reference)}
+            for observation in seen:
+                self._observed(version, observation, sandbox.get((observation.behaviour, observation.key)))
+
+    def _runs(self, check: str, version: str) -> bool:
+        """Whether a check can run here; if not, each behaviour it confirms is written down as not checked."""
+        why = None
+        if check == "purchase" and not self.options.allow_purchase:
+            why = "read-only run (--allow-purchase not given)"
+        for behaviour in self.ledger.checked_by(check):
+            operations = behaviour.operations or [op.id for op in self.served(version)]
+            skipped = [op for op in operations if op in self.options.skip_operations or op in self.lacking]
+            if skipped and why is None:
+                why = f"{', '.join(skipped)} not checked (--skip-operation, or the token lacks its scope)"
+            if why is not None:
+                for operation_id in operations:
+                    if behaviour.concerns(operation_id, version):
+                        self.result.coverage.skip(version, operation_id, f"behaviour {behaviour.id}", why)
+        return why is None
+
+    def _observed(self, version: str, observation: Observation, sandbox: Observation | None) -> None:
+        behaviour = self.ledger.behaviours.get(observation.behaviour)
+        rule, operation_id = f"behaviour {observation.behaviour}", observation.probe.operation_id
+        if observation.holds is None:
+            self.result.coverage.skip(version, operation_id, rule, observation.summary)
+            return
+        self.result.coverage.exercised(version, operation_id, rule)
+        if observation.holds or behaviour is None:
+            return
+        self.result.findings.add(
+            Finding(
+                operation_id,
+                "behaviour",
+                observation.behaviour,
+                behaviour.sees,
+                observation.summary,
+                observation.probe,
+                observation.status,
+                behaviour=observation.behaviour,
+                sandbox_did=sandbox.summary if sandbox is not None else "",
             )
+        )
 
-    def _check_listed(self, version: str, phone_number: str) -> None:
-        active_op = load(version).operations["listActiveNumbers"]
-        builder = self.builder(version)
-        values = builder.base_values(active_op)
-        search_filter = active_op.parameter("searchFilter")
-        assert search_filter is not None
-        values["searchFilter"] = (search_filter, phone_number)
-        listing = builder.probe(active_op, "purchase: the bought number is listed", values, rule=PURCHASE)
-        _, listed = self.send(listing)
-        if listed is not None and listed.status_code == 200 and phone_number not in listed.text:
-            self.result.findings.add(
-                Finding(
-                    "purchaseNumber",
-                    "state",
-                    "bought number not listed",
-                    "a bought number is among the location's active numbers",
-                    "did not list it",
-                    listing,
-                    200,
-                )
-            )
+    @functools.cached_property
+    def ledger(self) -> Ledger:
+        return ledger()
 
-
-def operations_of(version: str) -> dict[str, OperationSpec]:
-    return load(version).operations
+    def not_verified(self) -> None:
+        """The behaviours no check can confirm against a real API, with why: listed as not checked."""
+        for behaviour in self.ledger:
+            if behaviour.verify is not None:
+                continue
+            versions = ", ".join(behaviour.versions) if behaviour.versions else "every version"
+            operations = ", ".join(behaviour.operations) if behaviour.operations else "every operation"
+            self.result.coverage.skip(versions, operations, f"behaviour {behaviour.id}", str(behaviour.not_verified))
 
 
 def verify(

@@ -1,24 +1,60 @@
-"""What every version's view renders, and the parts both versions share (pools, search)."""
+"""What a version's view is, and the answers every version gives alike (number pools, search).
+
+A view turns the domain's answer to an operation into one version's wire shape. Each rendering method is
+registered by operationId (`@renders`); the gateway asks `view.render(operation_id, result)`, so an operation a
+view cannot render is a missing registration, which a test of the registries catches.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import orjson
 
-from ..inventory import CatalogNumber
-from ..models import ActiveNumber, ActiveNumberPage, NumberPool, NumberPoolList, PurchaseReceipt, SearchResult
+from ..contract.versions import ApiVersion
+from ..domain.inventory import InventoryNumber
+from ..domain.models import ActiveNumber, NumberPool, NumberPoolList, SearchResult
+
+Renderer = Callable[[Any, Any], Any]
 
 
-class View(Protocol):
-    version: str
+def renders(operation_id: str) -> Callable[[Renderer], Renderer]:
+    """Marks a view's method as the one that renders `operation_id`'s answer."""
 
-    def number_pools(self, result: NumberPoolList) -> Any: ...
-    def search(self, result: SearchResult) -> Any: ...
-    def purchase(self, receipt: PurchaseReceipt) -> Any: ...
-    def active_numbers(self, page: ActiveNumberPage) -> Any: ...
-    def active_number(self, number: ActiveNumber) -> dict[str, Any]: ...
+    def mark(method: Renderer) -> Renderer:
+        method.renders = operation_id  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class View:
+    """One version's wire shapes; `renderers` maps each operationId to the method that renders its answer."""
+
+    renderers: ClassVar[dict[str, Renderer]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, Renderer] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                if callable(value) and hasattr(value, "renders"):
+                    found[value.renders] = value
+        cls.renderers = found
+
+    def __init__(self, version: ApiVersion) -> None:
+        self.api_version = version
+        self.version = version.name
+
+    def render(self, operation_id: str, result: Any) -> Any:
+        """The wire shape of the domain's answer to `operation_id`."""
+        return self.renderers[operation_id](self, result)
+
+    def active_number(self, number: ActiveNumber) -> dict[str, Any]:
+        """One active number's record at this version (also what the admin API shows of a number)."""
+        raise NotImplementedError
 
 
 def capabilities(number: ActiveNumber) -> dict[str, bool]:
@@ -30,7 +66,7 @@ def coordinate(value: float | None) -> str | None:
     return None if value is None else f"{value:.6f}"
 
 
-def available_number(number: CatalogNumber) -> dict[str, Any]:
+def available_number(number: InventoryNumber) -> dict[str, Any]:
     """An AvailableNumber (the same at every version, D8)."""
     area, place = number.area, number.place
     return {
@@ -59,7 +95,7 @@ class _FragmentCache:
         self._fragments: dict[tuple[int, str], orjson.Fragment] = {}
         self._lock = threading.Lock()
 
-    def get(self, number: CatalogNumber) -> orjson.Fragment:
+    def get(self, number: InventoryNumber) -> orjson.Fragment:
         key = (number.seed, number.phone_number)
         fragment = self._fragments.get(key)
         if fragment is None:
@@ -106,12 +142,14 @@ def pools_answer(result: NumberPoolList) -> dict[str, Any]:
     return {"success": True, "data": pools, "total": len(pools)}
 
 
-class SameAtEveryVersion:
+class SameAtEveryVersion(View):
     """The answers every version gives alike: number pools and search."""
 
+    @renders("listNumberPools")
     def number_pools(self, result: NumberPoolList) -> Any:
         return pools_answer(result)
 
+    @renders("searchAvailableNumbers")
     def search(self, result: SearchResult) -> Any:
         return search_answer(result)
 

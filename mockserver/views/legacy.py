@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract_files import LEGACY
-from ..models import ActiveNumber, ActiveNumberPage, PurchaseReceipt
-from .base import SameAtEveryVersion, capabilities, rendered
+from ..domain.models import ActiveNumber, ActiveNumberPage, PurchaseReceipt
+from .base import SameAtEveryVersion, capabilities, rendered, renders
 
 
 class LegacyView(SameAtEveryVersion):
-    version = LEGACY
-
+    @renders("purchaseNumber")
     def purchase(self, receipt: PurchaseReceipt) -> Any:
         account = receipt.account
         held = receipt.numbers_held()
@@ -29,6 +27,7 @@ class LegacyView(SameAtEveryVersion):
             "new_account_sid": "",
         }
 
+    @renders("listActiveNumbers")
     def active_numbers(self, page: ActiveNumberPage) -> Any:
         # No total at this version: the vendor's schema does not list it (D30).
         location = page.location
@@ -61,3 +60,6 @@ class LegacyView(SameAtEveryVersion):
             "dateUpdated": number.date_added,
             "origin": number.origin,
         }
+
+
+VIEW = LegacyView

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract_files import LATEST
-from ..models import ActiveNumber, ActiveNumberPage, PurchaseReceipt
-from .base import SameAtEveryVersion, capabilities, rendered
+from ..domain.models import ActiveNumber, ActiveNumberPage, PurchaseReceipt
+from .base import SameAtEveryVersion, capabilities, rendered, renders
 
 PURCHASE_MESSAGE = "Number purchase successful"
 ACTIVE_NUMBERS_MESSAGE = "OK"
@@ -18,8 +17,7 @@ def envelope(data: Any, message: str, status: int) -> dict[str, Any]:
 
 
 class V3View(SameAtEveryVersion):
-    version = LATEST
-
+    @renders("purchaseNumber")
     def purchase(self, receipt: PurchaseReceipt) -> Any:
         account = receipt.account
         data = {
@@ -30,6 +28,7 @@ class V3View(SameAtEveryVersion):
         }
         return envelope(data, PURCHASE_MESSAGE, 201)
 
+    @renders("listActiveNumbers")
     def active_numbers(self, page: ActiveNumberPage) -> Any:
         location = page.location
         data: dict[str, Any] = {
@@ -76,3 +75,6 @@ class V3View(SameAtEveryVersion):
             record["dateCreated"] = number.date_created
         record["origin"] = number.origin
         return record
+
+
+VIEW = V3View

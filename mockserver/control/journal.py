@@ -1,0 +1,213 @@
+"""Every request the sandbox served, with the contract's verdict on it.
+
+The pytest plugin reads it to fail a test whose client spoke outside the
+contract; the admin API and the inspector page show it to anyone debugging a
+client.
+
+Bounded by construction: every field of an entry is cut to a fixed size, the
+ring keeps at most `capacity` entries and `max_bytes` of them, and requests
+that broke the contract are also kept apart (up to `violation_capacity`, with
+a count of any beyond), so that a test's violation is never pushed out by the
+good requests that follow it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contract.requests import Violation
+
+MAX_PATH = 512
+MAX_QUERY = 1024
+MAX_BODY = 4096
+MAX_TOKEN = 128
+MAX_FIELD = 120
+MAX_MESSAGE = 300
+MASK = "****"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"...(+{len(text) - limit})"
+
+
+def _bounded(violation: Violation) -> Violation:
+    if len(violation.field) <= MAX_FIELD and len(violation.message) <= MAX_MESSAGE:
+        return violation
+    return Violation(
+        _cut(violation.field, MAX_FIELD), _cut(violation.message, MAX_MESSAGE), violation.pointer, violation.rule
+    )
+
+
+def mask(token: str | None) -> str | None:
+    """A token shown without giving it away: its first four characters."""
+    if not token:
+        return token
+    return token[:4] + MASK if len(token) > 8 else MASK
+
+
+@dataclass(slots=True)  # made for every request: a frozen dataclass costs three times as much to build
+class RequestDetails:
+    """What it takes to replay a request: the headers that matter and the body, each cut to a fixed size."""
+
+    token: str | None = None
+    version: str | None = None
+    content_type: str | None = None
+    body: str | None = None
+
+    @classmethod
+    def bounded(
+        cls, token: str | None, version: str | None, content_type: str | None, body: bytes | None
+    ) -> RequestDetails:
+        # (Every request makes one: the cuts are asked for only where a value is too long.)
+        text = body.decode("utf-8", "replace") if body else None
+        return cls(
+            (token if len(token) <= MAX_TOKEN else _cut(token, MAX_TOKEN)) if token else None,
+            (version if len(version) <= 40 else _cut(version, 40)) if version else None,
+            (content_type if len(content_type) <= 100 else _cut(content_type, 100)) if content_type else None,
+            (text if len(text) <= MAX_BODY else _cut(text, MAX_BODY)) if text else None,
+        )
+
+
+@dataclass(slots=True)  # made for every request; never changed once recorded
+class JournalEntry:
+    sequence: int
+    method: str
+    path: str
+    query: str
+    operation_id: str | None
+    status: int
+    violations: tuple[Violation, ...]
+    version: str | None = None  # the API version the request was served at
+    at: float = 0.0  # when it was served (epoch seconds)
+    elapsed_ms: float = 0.0
+    location_id: str | None = None
+    request: RequestDetails = field(default_factory=RequestDetails)
+
+    @property
+    def conforms(self) -> bool:
+        return not self.violations
+
+    @property
+    def request_line(self) -> str:
+        return f"{self.method} {self.path}" + (f"?{self.query}" if self.query else "")
+
+    @property
+    def size(self) -> int:
+        """About how many bytes the entry holds."""
+        request = self.request
+        size = 200 + len(self.path) + len(self.query) + len(request.body or "") + len(request.token or "")
+        for violation in self.violations:
+            size += len(violation.field) + len(violation.message) + len(violation.pointer) + 40
+        return size
+
+    def to_api(self, show_token: bool = False) -> dict[str, Any]:
+        request = self.request
+        return {
+            "sequence": self.sequence,
+            "at": self.at,
+            "elapsedMs": round(self.elapsed_ms, 3),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "operationId": self.operation_id,
+            "version": self.version,
+            "locationId": self.location_id,
+            "status": self.status,
+            "conforms": self.conforms,
+            "violations": [
+                {"field": v.field, "message": v.message, "rule": v.rule, "contract": v.pointer} for v in self.violations
+            ],
+            "request": {
+                "token": request.token if show_token else mask(request.token),
+                "version": request.version,
+                "contentType": request.content_type,
+                "body": request.body,
+            },
+        }
+
+
+class Journal:
+    def __init__(
+        self, capacity: int = 10_000, max_bytes: int = 16 * 1024 * 1024, violation_capacity: int = 10_000
+    ) -> None:
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._entries: deque[JournalEntry] = deque()
+        self._violations: deque[JournalEntry] = deque(maxlen=violation_capacity)
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._bytes = 0
+        self.violations_dropped = 0  # violating requests beyond violation_capacity since the last clear
+
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        operation_id: str | None,
+        status: int,
+        violations: list[Violation] | tuple[Violation, ...],
+        version: str | None = None,
+        *,
+        elapsed_ms: float = 0.0,
+        location_id: str | None = None,
+        request: RequestDetails | None = None,
+    ) -> JournalEntry:
+        with self._lock:
+            self._sequence += 1
+            entry = JournalEntry(
+                self._sequence,
+                method,
+                path if len(path) <= MAX_PATH else _cut(path, MAX_PATH),
+                query if len(query) <= MAX_QUERY else _cut(query, MAX_QUERY),
+                operation_id,
+                status,
+                tuple(map(_bounded, violations[:20])) if violations else (),
+                version,
+                time.time(),
+                elapsed_ms,
+                _cut(location_id, 64) if location_id else None,
+                request or RequestDetails(),
+            )
+            self._entries.append(entry)
+            self._bytes += entry.size
+            while self._entries and (len(self._entries) > self.capacity or self._bytes > self.max_bytes):
+                self._bytes -= self._entries.popleft().size
+            if entry.violations:
+                if len(self._violations) == self._violations.maxlen:
+                    self.violations_dropped += 1
+                self._violations.append(entry)
+            return entry
+
+    def entries(self, after: int = 0, limit: int | None = None, violations_only: bool = False) -> list[JournalEntry]:
+        """Entries with a sequence number above `after`, oldest first (the newest `limit` of them)."""
+        with self._lock:
+            source = self._violations if violations_only else self._entries
+            found = [e for e in source if e.sequence > after] if after else list(source)
+        return found[-limit:] if limit else found
+
+    def violations_since(self, mark: int) -> list[JournalEntry]:
+        """Every request after `mark` that broke the contract, however many good ones came after it."""
+        return self.entries(after=mark, violations_only=True)
+
+    @property
+    def last_sequence(self) -> int:
+        return self._sequence
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._violations.clear()
+            self._bytes = 0
+            self.violations_dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)

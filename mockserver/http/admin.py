@@ -1,0 +1,264 @@
+"""The admin API under /__admin/: thin routes over the sandbox's control plane (`ControlPlane`).
+
+Its contract is `contracts/admin.openapi.yaml`; bodies are checked against it
+with the API's own validator (`admin_validation`), and errors come in the
+API's error shape. Bodies are limited to 1 MiB; slow work (scenarios, many
+numbers) runs off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import errors
+from ..contract import admin as admin_contract
+from ..contract.conformance import parse_query
+from ..contract.versions import registry as version_registry
+from ..control.faults import FaultError, FaultRule
+from ..domain.scenario import Scenario, ScenarioError
+from ..errors import ApiError
+from ..views import view_for
+from ..views.base import number_pool
+from .admin_access import ADMIN_KEY_HEADER, cross_origin, key_accepted, other_origin_refused
+from .inspector import inspector_routes
+from .rendering import error_response, json_response
+
+if TYPE_CHECKING:
+    from ..control.plane import ControlPlane
+
+ADMIN_PREFIX = "/__admin"
+MAX_ADMIN_BODY = 1024 * 1024
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml"}
+_LENIENT_TYPES = {"", "application/x-www-form-urlencoded"}  # what curl -d sends: read as JSON
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ADMIN_BODY:
+        raise errors.error_for_status(413, f"Request body is larger than {MAX_ADMIN_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ADMIN_BODY:
+            raise errors.error_for_status(413, f"Request body is larger than {MAX_ADMIN_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def checked_body(request: Request, operation_id: str) -> Any:
+    """The request's JSON body, checked against the admin contract's operation (400 naming each problem)."""
+    raw = await _body(request)
+    media_type = _media_type(request)
+    content_type = "application/json" if media_type in _LENIENT_TYPES else media_type
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    query = parse_query(request.url.query)
+    checked = admin_contract.validator(operation_id).check(request.path_params, query, headers, raw, content_type)
+    if checked.violations:
+        raise errors.validation_error([str(v) for v in checked.violations])
+    return checked.body
+
+
+def _scenario_problems(error: ScenarioError, prefix: str = "") -> ApiError:
+    return errors.validation_error([p.replace(prefix, "") for p in error.problems])
+
+
+class AdminApi:
+    def __init__(self, sandbox: ControlPlane) -> None:
+        self.sandbox = sandbox
+
+    async def health(self, request: Request) -> Response:
+        health = self.sandbox.health()
+        return json_response(200 if health["status"] == "ok" else 503, health)
+
+    async def reset(self, request: Request) -> Response:
+        await run_in_threadpool(self.sandbox.reset)
+        return json_response(200, {"status": "reset", "scenario": self.sandbox.scenario.name})
+
+    async def mint_token(self, request: Request) -> Response:
+        body = await checked_body(request, "mintToken")
+        token = self.sandbox.mint_token(body["locationId"], body.get("scopes"))
+        return json_response(
+            201, {"token": token.value, "locationId": token.location_id, "scopes": sorted(token.scopes)}
+        )
+
+    async def get_scenario(self, request: Request) -> Response:
+        return json_response(200, self.sandbox.scenario.document)
+
+    async def load_scenario(self, request: Request) -> Response:
+        if _media_type(request) in YAML_TYPES:
+            raw = await _body(request)
+            parse: Callable[[], Scenario] = lambda: Scenario.from_yaml(raw)
+        else:
+            document = await checked_body(request, "loadScenario")
+            parse = lambda: Scenario.from_document(document)
+
+        def load() -> Scenario:
+            scenario = parse()
+            self.sandbox.load_scenario(scenario)
+            return scenario
+
+        try:
+            scenario = await run_in_threadpool(load)
+        except ScenarioError as error:
+            raise _scenario_problems(error) from None
+        return json_response(200, {"status": "loaded", "scenario": scenario.name})
+
+    async def list_locations(self, request: Request) -> Response:
+        return json_response(200, {"locations": await run_in_threadpool(self.sandbox.describe_locations)})
+
+    async def create_location(self, request: Request) -> Response:
+        body = await checked_body(request, "createLocation")
+        try:
+            Scenario.from_document({"name": "location", "locations": [body]})  # the same rules as a scenario's
+        except ScenarioError as error:
+            raise _scenario_problems(error, "locations.0.") from None
+        await run_in_threadpool(self.sandbox.create_location, body, True)
+        return json_response(201, {"id": body["id"]})
+
+    async def add_numbers(self, request: Request) -> Response:
+        location_id = request.path_params["locationId"]
+        body = await checked_body(request, "addNumbers")
+        entry = {"draw": body} if "count" in body else body
+        try:
+            Scenario.from_document({"name": "numbers", "locations": [{"id": location_id, "numbers": [entry]}]})
+        except ScenarioError as error:
+            raise _scenario_problems(error, "locations.0.numbers.0.") from None
+        sandbox = self.sandbox
+        view = self._view()
+
+        def add() -> list[dict[str, Any]]:
+            if "draw" in entry:
+                draw = entry["draw"]
+                added = sandbox.add_numbers(location_id, draw["countryCode"], draw["numberType"], draw["count"])
+            else:
+                added = [sandbox.add_number(location_id, entry)]
+            return [view.active_number(number) for number in added]
+
+        return json_response(201, {"numbers": await run_in_threadpool(add)})
+
+    @staticmethod
+    def _view():
+        return view_for(version_registry().newest)  # a number as the newest version shows it
+
+    async def add_pool(self, request: Request) -> Response:
+        location_id = request.path_params["locationId"]
+        body = await checked_body(request, "addPool")
+        try:
+            Scenario.from_document({"name": "pool", "locations": [{"id": location_id, "pools": [body]}]})
+        except ScenarioError as error:
+            raise _scenario_problems(error, "locations.0.pools.0.") from None
+        pool, names = await run_in_threadpool(self.sandbox.add_pool_named, location_id, body)
+        return json_response(201, number_pool(pool, names))
+
+    async def get_faults(self, request: Request) -> Response:
+        return json_response(200, {"faults": [rule.to_api() for rule in self.sandbox.fault_rules()]})
+
+    async def add_fault(self, request: Request) -> Response:
+        body = await checked_body(request, "addFault")
+        try:
+            rule = FaultRule.from_api(body, self.sandbox.operations.ids)
+        except FaultError as error:
+            raise errors.validation_error(error.problems) from None
+        return json_response(201, self.sandbox.add_fault(rule).to_api())
+
+    async def clear_faults(self, request: Request) -> Response:
+        self.sandbox.clear_faults()
+        return json_response(200, {"faults": []})
+
+    async def get_rate_limits(self, request: Request) -> Response:
+        return json_response(200, policy_to_api(self.sandbox.rate_limit_policy))
+
+    async def set_rate_limits(self, request: Request) -> Response:
+        body = await checked_body(request, "setRateLimits")
+        names = {"enforce": "enforce", "burst": "burst", "windowMs": "window_ms", "daily": "daily"}
+        policy = self.sandbox.set_rate_limits(**{names[key]: value for key, value in body.items()})
+        return json_response(200, policy_to_api(policy))
+
+    async def journal(self, request: Request) -> Response:
+        problems = admin_contract.validator("getJournal").check({}, parse_query(request.url.query), {}, None, None)
+        if problems.violations:
+            raise errors.validation_error([str(v) for v in problems.violations])
+        journal = self.sandbox.journal
+        entries = journal.entries(
+            after=problems.params.get("after", 0),
+            limit=problems.params.get("limit"),
+            violations_only=problems.params.get("violations", False),
+        )
+        show = problems.params.get("showTokens", False)
+        return json_response(
+            200,
+            {
+                "requests": [entry.to_api(show) for entry in entries],
+                "last": journal.last_sequence,
+                "total": len(journal),
+                "replica": self.sandbox.health()["replica"],
+            },
+        )
+
+    async def clear_journal(self, request: Request) -> Response:
+        self.sandbox.journal.clear()
+        return json_response(200, {"status": "cleared"})
+
+
+def policy_to_api(policy) -> dict[str, Any]:
+    fields = asdict(policy)
+    return {
+        "enforce": fields["enforce"],
+        "burst": fields["burst"],
+        "windowMs": fields["window_ms"],
+        "daily": fields["daily"],
+    }
+
+
+def _guarded(sandbox: ControlPlane, endpoint: Callable[[Request], Awaitable[Response]]):
+    """Applies the access rules (`admin_access`) and renders errors like the API's."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            if cross_origin(request):
+                raise other_origin_refused("The admin API")
+            if not key_accepted(sandbox.admin_key, request):
+                raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
+            return await endpoint(request)
+        except ApiError as error:
+            return error_response(error)
+
+    return guarded
+
+
+def admin_routes(sandbox: ControlPlane) -> list[Route]:
+    admin = AdminApi(sandbox)
+    table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
+        ("/health", admin.health, "GET"),
+        ("/reset", admin.reset, "POST"),
+        ("/tokens", admin.mint_token, "POST"),
+        ("/scenario", admin.get_scenario, "GET"),
+        ("/scenario", admin.load_scenario, "POST"),
+        ("/locations", admin.list_locations, "GET"),
+        ("/locations", admin.create_location, "POST"),
+        ("/locations/{locationId}/numbers", admin.add_numbers, "POST"),
+        ("/locations/{locationId}/pools", admin.add_pool, "POST"),
+        ("/journal", admin.journal, "GET"),
+        ("/journal", admin.clear_journal, "DELETE"),
+        ("/faults", admin.get_faults, "GET"),
+        ("/faults", admin.add_fault, "POST"),
+        ("/faults", admin.clear_faults, "DELETE"),
+        ("/rate-limits", admin.get_rate_limits, "GET"),
+        ("/rate-limits", admin.set_rate_limits, "PUT"),
+    ]
+    routes = [
+        Route(ADMIN_PREFIX + path, endpoint=_guarded(sandbox, endpoint), methods=[method])
+        for path, endpoint, method in table
+    ]
+    return routes + inspector_routes(sandbox, lambda endpoint: _guarded(sandbox, endpoint))

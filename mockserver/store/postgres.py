@@ -1,0 +1,380 @@
+"""State in PostgreSQL, for one sandbox shared by replicas on several hosts (`--state postgresql://...`).
+
+- Every transaction takes one advisory lock first, so that replicas serialise their changes as workers do on
+  SQLite: a number is sold once whichever replica takes the request, and a purchase is committed before its
+  201 is sent. Single reads run outside transactions.
+- The schema is versioned (`lcphone_schema`) and migrated at start-up under a session advisory lock, so that
+  replicas starting at once migrate it once.
+- Settings changes bump a generation number (in `lcphone_meta`) in the same transaction: each replica compares
+  it before a request and re-reads the settings when another replica changed them.
+- The database being down, restarting or not answering is `StoreUnavailable` (503 with Retry-After), never a
+  500 or a wait past `timeout`: connect, pool and statement timeouts on the server's side, and a watchdog that
+  cuts a connection whose call outlives the timeout (a server that accepts but does not answer). After a
+  failure, requests fail fast for `RETRY_AFTER` seconds; then one of them tries again, and service resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.sql
+from psycopg import conninfo as libpq
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..errors import StateFileError, StoreUnavailable
+from .sql import Dialect, SqlStore
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+# Advisory locks: (purpose, the schema's hash), so that sandboxes in other schemas of one database never wait
+# on each other's.
+WRITE_LOCK = 0x6C637001
+MIGRATION_LOCK = 0x6C637002
+SETUP_LOCK = 0x6C637003
+RETRY_AFTER = 1  # seconds a client is told to wait, and the store waits before trying a lost database again
+DEFAULT_TIMEOUT = 5.0
+
+# Each migration takes the schema from the version before it to its own.
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE lcphone_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO lcphone_meta (key, value) VALUES ('generation', '0');
+    CREATE TABLE lcphone_locations (
+        id TEXT PRIMARY KEY, seq BIGINT GENERATED ALWAYS AS IDENTITY, record TEXT NOT NULL);
+    CREATE TABLE lcphone_tokens (
+        value TEXT PRIMARY KEY, seq BIGINT GENERATED ALWAYS AS IDENTITY, location_id TEXT, scopes TEXT NOT NULL);
+    CREATE TABLE lcphone_numbers (
+        phone_number TEXT PRIMARY KEY, location_id TEXT NOT NULL, seq BIGINT NOT NULL, record TEXT NOT NULL);
+    CREATE INDEX lcphone_numbers_by_location ON lcphone_numbers (location_id, seq);
+    CREATE TABLE lcphone_pools (
+        id TEXT PRIMARY KEY, location_id TEXT NOT NULL, seq BIGINT NOT NULL, record TEXT NOT NULL);
+    CREATE INDEX lcphone_pools_by_location ON lcphone_pools (location_id, seq);
+    CREATE TABLE lcphone_purchases (
+        location_id TEXT NOT NULL, fingerprint_id TEXT NOT NULL, digest TEXT NOT NULL, response TEXT NOT NULL,
+        PRIMARY KEY (location_id, fingerprint_id));
+    CREATE TABLE lcphone_sequences (kind TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    """,
+}
+DIALECT = Dialect(placeholder="%s", prefix="lcphone_", insertion_order="seq")
+
+
+def redacted(url: str) -> str:
+    """The URL without its password: what the banner, the health check and errors show."""
+    try:
+        parts = libpq.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(an invalid URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = parts.get("host") or "localhost"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    schema = re.search(r"search_path=([^\s,]+)", str(parts.get("options", "")))
+    where = f" (schema {schema.group(1)})" if schema else ""
+    return f"postgresql://{user}{host}{port}/{parts.get('dbname', '')}{where}"
+
+
+def connect_options(url: str, timeout: float, name: str) -> dict[str, Any]:
+    """How every connection is made: the server's own limits (below the watchdog's), keepalives, a name."""
+    try:
+        url_options = str(libpq.conninfo_to_dict(url).get("options") or "")  # a search_path, say: kept
+    except psycopg.ProgrammingError:
+        url_options = ""
+    millis = int(timeout * 1000)
+    return {
+        "connect_timeout": max(1, round(timeout)),
+        "application_name": f"lcphone {name}".strip()[:63],
+        "options": f"{url_options} -c statement_timeout={millis} -c lock_timeout={millis} "
+        f"-c idle_in_transaction_session_timeout={millis * 6}".strip(),
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": millis,
+    }
+
+
+class Watchdog:
+    """Cuts the connection of a call that outlives its deadline, so that no request waits on a silent server.
+
+    Shutting the socket down wakes the thread blocked on it with an error, which becomes StoreUnavailable.
+    """
+
+    def __init__(self) -> None:
+        self._deadlines: list[tuple[float, int, psycopg.Connection]] = []
+        self._active: set[int] = set()
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def guard(self, connection: psycopg.Connection, timeout: float) -> Iterator[None]:
+        ticket = next(self._ids)
+        with self._lock:
+            heapq.heappush(self._deadlines, (time.monotonic() + timeout, ticket, connection))
+            self._active.add(ticket)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="lcphone-postgres-watchdog", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active.discard(ticket)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.1)
+            now = time.monotonic()
+            with self._lock:
+                expired = []
+                while self._deadlines and (self._deadlines[0][0] <= now or self._deadlines[0][1] not in self._active):
+                    _, ticket, connection = heapq.heappop(self._deadlines)
+                    if ticket in self._active:
+                        expired.append(connection)
+            for connection in expired:
+                _cut(connection)
+
+
+def _cut(connection: psycopg.Connection) -> None:
+    with contextlib.suppress(OSError, psycopg.Error):
+        descriptor = connection.pgconn.socket
+        with socket.socket(fileno=socket.dup(descriptor)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class PostgresStore(SqlStore):
+    """The `Store` interface (`domain/store.py`) over a PostgreSQL database."""
+
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        pool_size: int = 10,
+        name: str = "",
+        fail_fast_for: float = RETRY_AFTER,
+    ) -> None:
+        super().__init__(DIALECT)
+        self.url = url
+        self.fail_fast_for = fail_fast_for  # after a failure, seconds during which requests fail at once
+        self.description = redacted(url)
+        self.timeout = timeout
+        self._local = threading.local()
+        self._watchdog = Watchdog()
+        self._down_until = 0.0
+        self._last_error = ""
+        self._generation = -1
+        self._schema_key = 0
+        self.schema = "public"
+        self._connect_options = connect_options(url, timeout, name)
+        self._check_reachable()
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            timeout=timeout,
+            kwargs={"autocommit": True, **self._connect_options},
+            reconnect_timeout=24 * 3600,  # keep trying: the database comes back
+            name="lcphone",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+            self._migrate()
+            self._generation = self._read_generation()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # -- connections ----------------------------------------------------------------------
+
+    def _check_reachable(self) -> None:
+        """At start-up: the exact reason the database cannot be used, in one line."""
+        try:
+            psycopg.connect(self.url, autocommit=True, **self._connect_options).close()
+        except psycopg.OperationalError as error:
+            reason = " ".join(str(error).split())
+            raise StoreUnavailable(f"cannot use {self.description}: {reason}") from None
+        except psycopg.ProgrammingError as error:
+            raise StateFileError(f"not a PostgreSQL URL ({error})") from None
+
+    def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        self._last_error = reason
+        self._down_until = time.monotonic() + self.fail_fast_for
+        return StoreUnavailable(f"{self.description} is unavailable: {reason}", RETRY_AFTER)
+
+    def _checkout(self) -> psycopg.Connection:
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable(f"{self.description} is unavailable: {self._last_error}", RETRY_AFTER)
+        try:
+            return self._pool.getconn()
+        except PoolTimeout as error:
+            raise self._unavailable(error) from None
+
+    def _checkin(self, connection: psycopg.Connection) -> None:
+        # A broken connection is discarded by the pool and replaced in the background.
+        with contextlib.suppress(psycopg.Error):
+            self._pool.putconn(connection)
+
+    def _attempt(self, work: Callable[[psycopg.Connection], T]) -> tuple[psycopg.Connection, T]:
+        """`work` on a pooled connection, retried once on a fresh one where the first was stale (a database that
+        restarted closed it while idle); the connection stays checked out."""
+        for attempt in (1, 2):
+            connection = self._checkout()
+            try:
+                with self._watchdog.guard(connection, self.timeout):
+                    return connection, work(connection)
+            except psycopg.OperationalError as error:
+                self._checkin(connection)
+                if not (connection.broken and attempt == 1):
+                    raise self._unavailable(error) from None
+                self._pool.check()  # drop the other stale ones before the retry
+            except BaseException:
+                self._checkin(connection)
+                raise
+        raise AssertionError("unreachable")
+
+    def _call(self, work: Callable[[psycopg.Connection], T]) -> T:
+        """`work` on the transaction's connection, or on a pooled one."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection, result = self._attempt(work)
+            self._checkin(connection)
+            return result
+        try:
+            with self._watchdog.guard(connection, self.timeout):
+                return work(connection)
+        except psycopg.OperationalError as error:
+            raise self._unavailable(error) from None
+
+    def _rows(self, sql: str, *args: Any) -> list[tuple]:
+        return self._call(lambda connection: connection.execute(sql, args).fetchall())
+
+    def _run(self, sql: str, *args: Any) -> None:
+        """A change: in the transaction under way, or in one of its own."""
+        with self.transaction():
+            self._call(lambda connection: connection.execute(sql, args))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if getattr(self._local, "connection", None) is not None:
+            yield  # nested: part of the outer transaction
+            return
+        begin = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}, {self._schema_key})"
+        connection, _ = self._attempt(lambda c: c.execute(begin))
+        self._local.connection = connection
+        try:
+            yield
+            self._call(lambda c: c.execute("COMMIT"))
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                if not connection.broken:
+                    connection.execute("ROLLBACK")
+            raise
+        finally:
+            self._local.connection = None
+            self._checkin(connection)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One replica at a time sets up or joins the state (a session advisory lock on its own connection)."""
+        connection = self._checkout()
+        try:
+            with self._watchdog.guard(connection, self.timeout * 6):
+                connection.execute(f"SELECT pg_advisory_lock({SETUP_LOCK}, {self._schema_key})")
+            try:
+                yield
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute(f"SELECT pg_advisory_unlock({SETUP_LOCK}, {self._schema_key})")
+        except psycopg.OperationalError as error:
+            raise self._unavailable(error) from None
+        finally:
+            self._checkin(connection)
+
+    # -- schema ----------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._pool.connection() as connection:
+            self._schema_key = self._use_schema(connection)
+            connection.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK}, {self._schema_key})")
+            try:
+                connection.execute("CREATE TABLE IF NOT EXISTS lcphone_schema (version INTEGER NOT NULL)")
+                rows = connection.execute("SELECT version FROM lcphone_schema").fetchall()
+                current = rows[0][0] if rows else 0
+                if current > SCHEMA_VERSION:
+                    raise StateFileError(
+                        f"{self.description} has state format {current}; this lcphone reads format "
+                        f"{SCHEMA_VERSION}: upgrade lcphone, or use another database"
+                    )
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    with connection.transaction():
+                        connection.execute(MIGRATIONS[version].encode())
+                        if version == 1:
+                            connection.execute("INSERT INTO lcphone_schema (version) VALUES (1)")
+                        else:
+                            connection.execute("UPDATE lcphone_schema SET version = %s", (version,))
+            finally:
+                connection.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK}, {self._schema_key})")
+
+    def _use_schema(self, connection: psycopg.Connection) -> int:
+        """The schema the tables go in: the first of the search_path (`?options=-csearch_path%3Dname` in the URL
+        gives each sandbox its own in one database), created if missing. Returns its lock key."""
+        [(path,)] = connection.execute("SHOW search_path").fetchall()
+        first = path.split(",")[0].strip()
+        if first and first != '"$user"' and first != "$user":
+            connection.execute(
+                psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(first.strip('"')))
+            )
+        [(schema, key)] = connection.execute("SELECT current_schema(), hashtext(current_schema())").fetchall()
+        if schema is None:
+            raise StateFileError(f"{self.description}: its search_path ({path}) names no schema to keep state in")
+        self.schema = schema
+        return int(key)
+
+    # -- settings, generation and lifecycle --------------------------------------------------
+    def _read_generation(self) -> int:
+        return int(self._rows("SELECT value FROM lcphone_meta WHERE key = 'generation'")[0][0])
+
+    def _settings_changed(self) -> None:
+        """Inside a transaction: tells the other replicas that settings changed (bumps the generation)."""
+        [(value,)] = self._rows(
+            "UPDATE lcphone_meta SET value = (value::bigint + 1)::text WHERE key = 'generation' RETURNING value"
+        )
+        if int(value) == self._generation + 1:  # no other replica's change in between: nothing to re-read
+            self._generation = int(value)
+
+    def changed_elsewhere(self) -> bool:
+        generation = self._read_generation()
+        changed, self._generation = generation != self._generation, generation
+        return changed
+
+    def health(self) -> dict[str, object]:
+        started = time.perf_counter()
+        try:
+            [(version,)] = self._rows("SHOW server_version")
+        except StoreUnavailable as error:
+            return {"store": self.description, "ok": False, "error": error.detail}
+        stats = self._pool.get_stats()
+        return {
+            "store": self.description,
+            "ok": True,
+            "latencyMs": round((time.perf_counter() - started) * 1000, 3),
+            "server": f"PostgreSQL {version}",
+            "schemaVersion": SCHEMA_VERSION,
+            "pool": {"size": stats.get("pool_size", 0), "available": stats.get("pool_available", 0)},
+            "timeoutSeconds": self.timeout,
+        }
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,201 @@
+"""lcphone's pytest plugin (registered through the `pytest11` entry point).
+
+Fixtures: `lcphone_server` (session: a sandbox on a real socket, or the remote
+API) and `lcphone` (per test: the same target reset to its scenario, with a
+client, tokens, seeding helpers and the journal). A test whose client sent a
+request outside the contract fails, unless marked `lcphone_allow_violations`.
+The work is done in `mockserver.testing.harness`; this module only wires it to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_TARGET = pytest.StashKey[Any]()
+_MARK = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lcphone", "lcphone: LC Phone API sandbox")
+    group.addoption(
+        "--lcphone-seed", type=int, default=None, help="seed of the sandbox's inventory and ids (default 1)"
+    )
+    group.addoption("--lcphone-scenario", default=None, help="scenario file (or shipped name) the sandbox starts from")
+    group.addoption(
+        "--lcphone-base-url",
+        default=None,
+        help="run the lcphone fixtures against this remote API instead of a sandbox (env LCPHONE_BASE_URL)",
+    )
+    group.addoption("--lcphone-token", default=None, help="token for the remote API (env LCPHONE_TOKEN)")
+    group.addoption("--lcphone-location", default=None, help="location id for the remote API (env LCPHONE_LOCATION)")
+    group.addoption(
+        "--lcphone-allow-purchase",
+        action="store_true",
+        default=None,
+        help="let tests purchase numbers on the remote API (it costs money)",
+    )
+    group.addoption(
+        "--lcphone-drift",
+        action="append",
+        default=None,
+        metavar="MODE",
+        help="make the sandbox drift from the contract on purpose (repeatable; see `lcphone serve --help`)",
+    )
+    group.addoption(
+        "--lcphone-no-conformance",
+        action="store_true",
+        default=None,
+        help="do not fail tests whose client broke the contract",
+    )
+    parser.addini("lcphone_seed", "seed of the sandbox (default 1)", default=None)
+    parser.addini("lcphone_scenario", "scenario the sandbox starts from", default=None)
+    parser.addini("lcphone_base_url", "remote API for the lcphone fixtures", default=None)
+    parser.addini("lcphone_allow_purchase", "allow purchases on the remote API", type="bool", default=False)
+    parser.addini("lcphone_conformance", "fail tests whose client broke the contract", type="bool", default=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "lcphone_allow_violations: this test sends requests outside the contract on purpose"
+    )
+    config.addinivalue_line(
+        "markers",
+        "lcphone(scenario=None, rate_limit=None): start this test's sandbox from another "
+        "scenario, and/or with rate limits enforced (rate_limit={'burst': 5, 'window_ms': 1000})",
+    )
+
+
+def _setting(config: pytest.Config, option: str, ini: str | None = None, env: str | None = None) -> Any:
+    value = config.getoption(option)
+    if value is None and env:
+        value = os.environ.get(env) or None
+    if value is None and ini:
+        value = config.getini(ini)
+    return value
+
+
+def settings_from_config(config: pytest.Config):
+    """The target the options, ini settings and environment describe."""
+    from mockserver.testing.harness import HarnessSettings
+
+    seed = _setting(config, "lcphone_seed", "lcphone_seed")
+    return HarnessSettings(
+        seed=int(seed) if seed not in (None, "") else None,
+        scenario=_setting(config, "lcphone_scenario", "lcphone_scenario") or None,
+        base_url=_setting(config, "lcphone_base_url", "lcphone_base_url", "LCPHONE_BASE_URL") or None,
+        token=_setting(config, "lcphone_token", env="LCPHONE_TOKEN"),
+        location_id=_setting(config, "lcphone_location", env="LCPHONE_LOCATION"),
+        allow_purchase=bool(_setting(config, "lcphone_allow_purchase", "lcphone_allow_purchase")),
+        drift=tuple(config.getoption("lcphone_drift") or ()),
+    )
+
+
+def target_for(config: pytest.Config, settings=None):
+    """The session's target, created on first use (by a fixture, or by a suite at collection)."""
+    target = config.stash.get(_TARGET, None)
+    if target is None:
+        from mockserver.control.drift import DriftError
+        from mockserver.testing.harness import LocalTarget, RemoteTarget, TargetUnavailable
+
+        settings = settings or settings_from_config(config)
+        try:
+            target = RemoteTarget(settings) if settings.remote else LocalTarget(settings)
+        except (TargetUnavailable, DriftError) as error:
+            raise pytest.UsageError(f"lcphone: {error}") from None
+        config.stash[_TARGET] = target
+    return target
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    target = config.stash.get(_TARGET, None)
+    if target is not None:
+        target.close()
+        del config.stash[_TARGET]
+
+
+@pytest.fixture(scope="session")
+def lcphone_settings(pytestconfig: pytest.Config):
+    """What the lcphone fixtures run against; override it in a conftest.py to configure them in code."""
+    return settings_from_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def _lcphone_target(lcphone_settings, pytestconfig: pytest.Config) -> Any:
+    try:
+        return target_for(pytestconfig, lcphone_settings)
+    except pytest.UsageError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def lcphone_server(_lcphone_target):
+    """The session's sandbox on a real socket (127.0.0.1, a free port), or the remote API.
+
+    `.base_url`, and for a sandbox the admin operations: `.reset()`, `.mint_token()`,
+    `.load_scenario()`, `.add_numbers()`, `.add_pool()`, `.sandbox`.
+    """
+    assert _lcphone_target.base_url  # asking for it makes a sandbox start listening
+    return _lcphone_target
+
+
+@pytest.fixture
+def lcphone(_lcphone_target, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A sandbox reset to its scenario for this test (sharing its state with `lcphone_server`)."""
+    from mockserver.testing.harness import LcPhone, TargetUnavailable
+
+    _lcphone_target.reset()
+    handle = LcPhone(_lcphone_target, _lcphone_target.journal_mark())
+    marker = request.node.get_closest_marker("lcphone")
+    if marker is not None:
+        try:
+            if marker.kwargs.get("scenario") is not None:
+                handle.load_scenario(marker.kwargs["scenario"])
+            if marker.kwargs.get("rate_limit") is not None:
+                handle.rate_limits(**marker.kwargs["rate_limit"])
+        except TargetUnavailable as error:
+            pytest.skip(str(error))
+    yield handle
+    handle.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    target = item.config.stash.get(_TARGET, None)
+    item.stash[_MARK] = target.journal_mark() if target is not None else 0
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    from mockserver.testing.harness import TargetUnavailable
+    from mockserver.testing.sdk import SdkMissing
+
+    try:
+        result = yield
+    except (TargetUnavailable, SdkMissing) as error:
+        pytest.skip(str(error))
+    target = item.config.stash.get(_TARGET, None)
+    if target is None or not ({"lcphone", "lcphone_server"} & set(getattr(item, "fixturenames", ()))):
+        return result
+    crashes = target.crashes()
+    if crashes:
+        pytest.fail(f"lcphone: the sandbox crashed while serving this test: {crashes[0]!r}", pytrace=False)
+    refusals = getattr(target, "refusals", [])
+    if refusals:
+        pytest.fail(
+            "lcphone: this test tried to purchase on a remote target without --lcphone-allow-purchase:\n  "
+            + "\n  ".join(refusals),
+            pytrace=False,
+        )
+    conformance = not item.config.getoption("lcphone_no_conformance") and item.config.getini("lcphone_conformance")
+    if conformance and item.get_closest_marker("lcphone_allow_violations") is None:
+        from mockserver.testing.harness import format_violations
+
+        entries, dropped = target.violations_since(item.stash.get(_MARK, 0))
+        if entries:
+            pytest.fail(format_violations(entries, dropped), pytrace=False)
+    return result
