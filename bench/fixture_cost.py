@@ -25,6 +25,10 @@ VARIANTS = {
         "def test_{i}(lcphone):\n"
         "    assert lcphone.client.get(" + ACTIVE.format(handle="lcphone") + ").status_code == 200\n"
     ),
+    "lcphone + one in-process request, --lcphone-coverage": (
+        "def test_{i}(lcphone):\n"
+        "    assert lcphone.client.get(" + ACTIVE.format(handle="lcphone") + ").status_code == 200\n"
+    ),
     "lcphone_server + one request over the socket": (
         "import httpx\n"
         "http = httpx.Client()  # one connection pool, as a client under test would keep\n"
@@ -36,14 +40,17 @@ VARIANTS = {
 }
 
 
-def run_variant(template: str, tests: int, workdir: Path) -> float:
+ARGUMENTS = {"lcphone + one in-process request, --lcphone-coverage": ["--lcphone-coverage"]}
+
+
+def run_variant(template: str, tests: int, workdir: Path, arguments: tuple[str, ...] | list[str] = ()) -> float:
     body = template.split("def test_{i}")[0]
     body += "".join(f"def test_{i}" + template.split("def test_{i}", 1)[1].format(i=i) for i in range(tests))
     path = workdir / "test_generated.py"
     path.write_text(body)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments, str(path)],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -59,7 +66,7 @@ def measure(tests: int, repeat: int) -> list[tuple[str, float]]:
         workdir = Path(tmp)
         (workdir / "pytest.ini").write_text("[pytest]\n")
         return [
-            (name, min(run_variant(template, tests, workdir) for _ in range(repeat)))
+            (name, min(run_variant(template, tests, workdir, ARGUMENTS.get(name, [])) for _ in range(repeat)))
             for name, template in VARIANTS.items()
         ]
 

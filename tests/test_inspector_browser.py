@@ -56,6 +56,20 @@ def test_the_page_shows_the_sandbox(page, served: SandboxServer) -> None:
     assert LOCATION in locations and "pit-****" in locations and TOKEN not in locations  # tokens masked
 
 
+def test_the_coverage_tab_shows_what_the_journal_received(page, served: SandboxServer) -> None:
+    assert active(served.base_url, page=99).status_code == 200
+    page.click("nav.tabs .tab[data-tab=coverage]")
+    assert page.locator("#journal").is_hidden()
+    row = page.locator("#coverage-table tr.covered", has_text="page-past-the-end")
+    row.first.wait_for(timeout=3000)
+    assert "listActiveNumbers" in row.first.inner_text()
+    uncovered = page.locator("#coverage-table tr.uncovered", has_text="sold").first.inner_text()
+    assert "new fingerprintId" in uncovered  # how to provoke it
+    assert "% of" in page.inner_text("#coverage-percent")
+    page.click("nav.tabs .tab[data-tab=journal]")
+    assert page.locator("#coverage").is_hidden() and page.locator("#journal").is_visible()
+
+
 def test_a_request_appears_within_a_second_with_its_verdict(page, served: SandboxServer) -> None:
     assert active(served.base_url).status_code == 200
     row = page.wait_for_selector(f"#journal-table tr.entry:has-text('/location/{LOCATION}')", timeout=1000)

@@ -17,10 +17,27 @@ from . import files
 
 LEDGER_FILE = "behaviours.yaml"
 FIELDS = {"id", "operations", "versions", "sees", "decision", "promised", "sandbox"}
-OPTIONAL = {"verify", "runs_with", "not_verified", "drift"}
+OPTIONAL = {"verify", "runs_with", "not_verified", "drift", "outcome"}
 
 VENDOR_DRIFT = "vendor drift"  # the target breaks what the vendor's documents promise: the vendor must change
 FIDELITY_GAP = "fidelity gap"  # the target does otherwise than the sandbox: lcphone's sandbox must change
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An answer a client should handle: what `--lcphone-coverage` counts (see contracts/behaviours.yaml)."""
+
+    name: str
+    status: str  # "400"; "5XX" for any of a class; "any"; "none" for no answer (a dropped connection)
+    when: tuple[str, str] | None  # how it is told apart from the other answers of its status: (test, argument)
+    hint: str  # how a test provokes it
+
+    def has_status(self, status: int | None) -> bool:
+        if self.status == "any":
+            return True
+        if self.status == "none" or status is None:
+            return self.status == "none" and status is None
+        return self.status == str(status) or (self.status.endswith("XX") and self.status[0] == str(status)[0])
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class Behaviour:
     runs_with: str | None = None  # what that check needs beyond a token and a location
     not_verified: str | None = None  # why no check can run, when none does
     drift: tuple[str, ...] = ()  # the drift modes that break it
+    outcome: Outcome | None = None  # when it is an answer a client should handle
 
     @property
     def verdict(self) -> str:
@@ -71,6 +89,19 @@ def _behaviour(entry: dict[str, Any]) -> Behaviour:
         runs_with=entry.get("runs_with"),
         not_verified=entry.get("not_verified"),
         drift=tuple(entry.get("drift", ())),
+        outcome=_outcome(entry["outcome"]) if "outcome" in entry else None,
+    )
+
+
+def _outcome(entry: dict[str, Any]) -> Outcome:
+    when = entry.get("when")
+    if when is not None and len(when) != 1:
+        raise files.ContractFileError(f"{LEDGER_FILE}: outcome {entry.get('name')!r}: `when` has one test")
+    return Outcome(
+        name=entry["name"],
+        status=str(entry["status"]),
+        when=next(iter(when.items())) if when else None,
+        hint=entry["hint"],
     )
 
 

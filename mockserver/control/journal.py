@@ -57,10 +57,16 @@ class RequestDetails:
     version: str | None = None
     content_type: str | None = None
     body: str | None = None
+    test: str | None = None  # the test whose lcphone client sent it (X-Lcphone-Test), when one did
 
     @classmethod
     def bounded(
-        cls, token: str | None, version: str | None, content_type: str | None, body: bytes | None
+        cls,
+        token: str | None,
+        version: str | None,
+        content_type: str | None,
+        body: bytes | None,
+        test: str | None = None,
     ) -> RequestDetails:
         # (Every request makes one: the cuts are asked for only where a value is too long.)
         text = body.decode("utf-8", "replace") if body else None
@@ -69,6 +75,7 @@ class RequestDetails:
             (version if len(version) <= 40 else _cut(version, 40)) if version else None,
             (content_type if len(content_type) <= 100 else _cut(content_type, 100)) if content_type else None,
             (text if len(text) <= MAX_BODY else _cut(text, MAX_BODY)) if text else None,
+            test[:40] if test else None,
         )
 
 
@@ -86,6 +93,7 @@ class JournalEntry:
     elapsed_ms: float = 0.0
     location_id: str | None = None
     request: RequestDetails = field(default_factory=RequestDetails)
+    outcomes: tuple[str, ...] = ()  # what the answer was (`success`, `sold`, `no-match`...), and faults injected
 
     @property
     def conforms(self) -> bool:
@@ -97,11 +105,11 @@ class JournalEntry:
 
     @property
     def size(self) -> int:
-        """About how many bytes the entry holds."""
+        """About how many bytes the entry holds in memory (its text, and what each Python object costs)."""
         request = self.request
-        size = 200 + len(self.path) + len(self.query) + len(request.body or "") + len(request.token or "")
+        size = 700 + len(self.path) + len(self.query) + len(request.body or "") + len(request.token or "")
         for violation in self.violations:
-            size += len(violation.field) + len(violation.message) + len(violation.pointer) + 40
+            size += len(violation.field) + len(violation.message) + len(violation.pointer) + 300
         return size
 
     def to_api(self, show_token: bool = False) -> dict[str, Any]:
@@ -118,6 +126,7 @@ class JournalEntry:
             "locationId": self.location_id,
             "status": self.status,
             "conforms": self.conforms,
+            "outcomes": list(self.outcomes),
             "violations": [
                 {"field": v.field, "message": v.message, "rule": v.rule, "contract": v.pointer} for v in self.violations
             ],
@@ -132,16 +141,23 @@ class JournalEntry:
 
 class Journal:
     def __init__(
-        self, capacity: int = 10_000, max_bytes: int = 16 * 1024 * 1024, violation_capacity: int = 10_000
+        self,
+        capacity: int = 10_000,
+        max_bytes: int = 16 * 1024 * 1024,
+        violation_capacity: int = 10_000,
+        max_violation_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
+        self.violation_capacity = violation_capacity
+        self.max_violation_bytes = max_violation_bytes
         self._entries: deque[JournalEntry] = deque()
-        self._violations: deque[JournalEntry] = deque(maxlen=violation_capacity)
+        self._violations: deque[JournalEntry] = deque()
+        self._dropped: deque[int] = deque(maxlen=100_000)  # the sequences of violating entries not kept
         self._lock = threading.Lock()
         self._sequence = 0
-        self._bytes = 0
-        self.violations_dropped = 0  # violating requests beyond violation_capacity since the last clear
+        self._bytes = self._violation_bytes = 0
+        self.violations_dropped = 0  # violating requests past the bounds since the last clear
 
     def record(
         self,
@@ -156,6 +172,7 @@ class Journal:
         elapsed_ms: float = 0.0,
         location_id: str | None = None,
         request: RequestDetails | None = None,
+        outcomes: tuple[str, ...] = (),
     ) -> JournalEntry:
         with self._lock:
             self._sequence += 1
@@ -172,27 +189,57 @@ class Journal:
                 elapsed_ms,
                 _cut(location_id, 64) if location_id else None,
                 request or RequestDetails(),
+                outcomes,
             )
             self._entries.append(entry)
             self._bytes += entry.size
             while self._entries and (len(self._entries) > self.capacity or self._bytes > self.max_bytes):
                 self._bytes -= self._entries.popleft().size
             if entry.violations:
-                if len(self._violations) == self._violations.maxlen:
-                    self.violations_dropped += 1
-                self._violations.append(entry)
+                self._keep_violation(entry)
             return entry
 
-    def entries(self, after: int = 0, limit: int | None = None, violations_only: bool = False) -> list[JournalEntry]:
-        """Entries with a sequence number above `after`, oldest first (the newest `limit` of them)."""
+    def _keep_violation(self, entry: JournalEntry) -> None:
+        """Kept apart, bounded in entries and in bytes; the sequences of those pushed out are counted."""
+        violations = self._violations
+        violations.append(entry)
+        self._violation_bytes += entry.size
+        while len(violations) > self.violation_capacity or self._violation_bytes > self.max_violation_bytes:
+            dropped = violations.popleft()
+            self._violation_bytes -= dropped.size
+            self.violations_dropped += 1
+            self._dropped.append(dropped.sequence)
+
+    def entries(
+        self, after: int = 0, limit: int | None = None, violations_only: bool = False, first: bool = False
+    ) -> list[JournalEntry]:
+        """Entries with a sequence number above `after`, oldest first: the newest `limit` of them, or with
+        `first`, the oldest `limit` (a page after `after`)."""
         with self._lock:
             source = self._violations if violations_only else self._entries
-            found = [e for e in source if e.sequence > after] if after else list(source)
-        return found[-limit:] if limit else found
+            found: list[JournalEntry] = []
+            for entry in reversed(source):  # the newest first: what follows a mark is at the end
+                if entry.sequence <= after:
+                    break
+                found.append(entry)
+        found.reverse()
+        if limit:
+            return found[:limit] if first else found[-limit:]
+        return found
 
     def violations_since(self, mark: int) -> list[JournalEntry]:
         """Every request after `mark` that broke the contract, however many good ones came after it."""
         return self.entries(after=mark, violations_only=True)
+
+    def dropped_since(self, mark: int) -> int:
+        """How many requests after `mark` that broke the contract were not kept (past the bounds)."""
+        with self._lock:
+            count = 0
+            for sequence in reversed(self._dropped):
+                if sequence <= mark:
+                    break
+                count += 1
+            return count
 
     @property
     def last_sequence(self) -> int:
@@ -206,7 +253,8 @@ class Journal:
         with self._lock:
             self._entries.clear()
             self._violations.clear()
-            self._bytes = 0
+            self._dropped.clear()
+            self._bytes = self._violation_bytes = 0
             self.violations_dropped = 0
 
     def __len__(self) -> int:

@@ -22,8 +22,10 @@ from typing import Any
 import orjson
 
 from .. import errors
+from ..contract.behaviours import ledger
 from ..contract.operations import OperationRegistry
 from ..contract.operations import registry as operation_registry
+from ..contract.outcomes import Classifier, Outcomes, outcomes
 from ..contract.versions import registry as version_registry
 from ..domain.inventory import DEFAULT_NUMBERS_PER_TYPE, build_inventory
 from ..domain.models import ActiveNumber, Location, NumberPool, Token
@@ -95,6 +97,9 @@ class ControlPlane:
         self.faults = FaultBook(self.store, self.seed)
         self.rate_limiter = RateLimiter()
         self.journal = Journal()
+        # What each answer was (the outcomes a client should handle): recorded with it in the journal.
+        catalogue = outcomes() if operations is None else Outcomes(self.operations, ledger())
+        self.classifier = Classifier(catalogue)
         self.crashes: list[BaseException] = []
         self._initial_faults = [FaultRule.from_spec(spec, self.operations.ids) for spec in faults or ()]
         self._initial_rate_limits = rate_limits or RateLimitPolicy()
@@ -185,6 +190,7 @@ class ControlPlane:
             self.phone_system.load(self.phone_system.scenario)
             self._restore_settings()
         self.journal.clear()
+        self.classifier.forget()
         self.crashes.clear()
 
     def load_scenario(self, scenario: Scenario | str | Path) -> None:
@@ -195,6 +201,7 @@ class ControlPlane:
             self._start_from(chosen)
             self._restore_settings()
         self.journal.clear()
+        self.classifier.forget()
 
     def mint_token(self, location_id: str | None, scopes: list[str] | None = None) -> Token:
         return self.phone_system.mint_token(location_id, scopes)

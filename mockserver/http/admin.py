@@ -20,8 +20,10 @@ from starlette.routing import Route
 from .. import errors
 from ..contract import admin as admin_contract
 from ..contract.conformance import parse_query
+from ..contract.coverage import CoverageReport
 from ..contract.versions import registry as version_registry
 from ..control.faults import FaultError, FaultRule
+from ..control.plane import REPLICA
 from ..domain.scenario import Scenario, ScenarioError
 from ..errors import ApiError
 from ..views import view_for
@@ -189,22 +191,32 @@ class AdminApi:
         problems = admin_contract.validator("getJournal").check({}, parse_query(request.url.query), {}, None, None)
         if problems.violations:
             raise errors.validation_error([str(v) for v in problems.violations])
-        journal = self.sandbox.journal
+        journal, params = self.sandbox.journal, problems.params
+        limit, oldest = params["limit"], params["order"] == "oldest"
+        # One more than the page, to say whether more follow; a page is bounded in entries, and each entry in size.
         entries = journal.entries(
-            after=problems.params.get("after", 0),
-            limit=problems.params.get("limit"),
-            violations_only=problems.params.get("violations", False),
+            after=params.get("after", 0), limit=limit + 1, violations_only=params.get("violations", False), first=oldest
         )
-        show = problems.params.get("showTokens", False)
+        more = len(entries) > limit
+        entries = entries[:limit] if oldest else entries[-limit:]
+        show = params.get("showTokens", False)
         return json_response(
             200,
             {
                 "requests": [entry.to_api(show) for entry in entries],
                 "last": journal.last_sequence,
                 "total": len(journal),
-                "replica": self.sandbox.health()["replica"],
+                "more": more,
+                "next": entries[-1].sequence if oldest and entries else None,
+                "replica": REPLICA,
             },
         )
+
+    async def coverage(self, request: Request) -> Response:
+        """The contract coverage of the journal's requests."""
+        sandbox = self.sandbox
+        report = CoverageReport.of_journal(sandbox.journal.entries(), sandbox.classifier.catalogue)
+        return json_response(200, report.to_json())
 
     async def clear_journal(self, request: Request) -> Response:
         self.sandbox.journal.clear()
@@ -251,6 +263,7 @@ def admin_routes(sandbox: ControlPlane) -> list[Route]:
         ("/locations/{locationId}/pools", admin.add_pool, "POST"),
         ("/journal", admin.journal, "GET"),
         ("/journal", admin.clear_journal, "DELETE"),
+        ("/coverage", admin.coverage, "GET"),
         ("/faults", admin.get_faults, "GET"),
         ("/faults", admin.add_fault, "POST"),
         ("/faults", admin.clear_faults, "DELETE"),

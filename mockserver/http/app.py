@@ -82,6 +82,18 @@ def create_app(sandbox: ControlPlane):
         found = operations.match(method, path)
         return found[0].id if found else "*"
 
-    faulty = FaultMiddleware(ApiDispatcher(sandbox, admin, unrouted), sandbox.faults, operation_of, operations.ids)
+    dispatcher = ApiDispatcher(sandbox, admin, unrouted)
+
+    def record_fault(scope, operation_id: str, status: int | None, fault: str) -> None:
+        """An injected fault that answered for the API, in the journal (its request was not checked)."""
+        query = scope.get("query_string", b"").decode("latin-1")
+        verdict = dispatcher.conformance.verdict(scope["method"], scope["path"], query, scope["headers"])
+        outcomes = sandbox.classifier.classify(operation_id, verdict.version, status, faults=(fault,))
+        sandbox.journal.record(
+            scope["method"], scope["path"], query, operation_id, status or 0, (), verdict.version,
+            location_id=verdict.location_id, outcomes=outcomes,
+        )  # fmt: skip
+
+    faulty = FaultMiddleware(dispatcher, sandbox.faults, operation_of, operations.ids, record_fault)
     app = StoreSync(faulty, sandbox)
     return with_cors(app, sandbox.cors_origins) if sandbox.cors_origins else app

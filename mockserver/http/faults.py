@@ -10,10 +10,11 @@ from typing import Any
 
 import orjson
 
-from ..control.faults import FaultBook
+from ..control.faults import FaultBook, FaultRule
 from ..errors import error_for_status
 
 FAULT_HEADER = b"x-lcphone-fault"
+FAULTS_KEY = "lcphone.faults"  # in the ASGI scope: the faults injected into the request (latency, truncate)
 
 
 class ConnectionDropped(ConnectionError):
@@ -31,20 +32,23 @@ logging.getLogger("uvicorn.error").addFilter(QuietDroppedConnections())
 
 
 class FaultMiddleware:
-    """Applies faults to the API's requests (never to the admin API)."""
+    """Applies faults to the API's requests (never to the admin API). A fault that answers for the API (a status,
+    a dropped connection) is written to the journal through `record`; one that lets the request through
+    (latency, a truncated body) is named in the scope (`FAULTS_KEY`), for the gateway's journal entry."""
 
-    def __init__(self, app, book: FaultBook, operation_of, operations: list[str]) -> None:
+    def __init__(self, app, book: FaultBook, operation_of, operations: list[str], record=None) -> None:
         self.app = app
         self.book = book
         self.operation_of = operation_of  # (method, path) -> operation id, or "*" for an unknown route
         self.operations = operations
+        self.record = record or (lambda scope, operation_id, status, fault: None)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/__admin"):
             await self.app(scope, receive, send)
             return
         header = next((value for name, value in scope["headers"] if name == FAULT_HEADER), None)
-        rule = None
+        rule, operation_id = None, "*"
         if header is not None or self.book.active:
             operation_id = self.operation_of(scope["method"], scope["path"])
             if header is not None:
@@ -53,10 +57,15 @@ class FaultMiddleware:
                 rule = self.book.draw(operation_id)
         if rule is None:
             await self.app(scope, receive, send)
-            return
+        else:
+            await self._apply(rule, operation_id, scope, receive, send)
+
+    async def _apply(self, rule: FaultRule, operation_id: str, scope, receive, send) -> None:
         if rule.latency_ms:
+            scope[FAULTS_KEY] = (*scope.get(FAULTS_KEY, ()), "latency")
             await asyncio.sleep(rule.latency_ms / 1000)
         if rule.drop:
+            self.record(scope, operation_id, None, "drop")
             await _drop_connection(scope, receive)
             return
         if rule.status is not None:
@@ -64,10 +73,12 @@ class FaultMiddleware:
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
             if rule.status in (429, 503):
                 headers.append((b"retry-after", b"1"))  # what a throttled or unavailable service says
+            self.record(scope, operation_id, rule.status, "status")
             await send({"type": "http.response.start", "status": rule.status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
         if rule.truncate:
+            scope[FAULTS_KEY] = (*scope.get(FAULTS_KEY, ()), "truncate")
             await self._truncated(scope, receive, send)
             return
         await self.app(scope, receive, send)

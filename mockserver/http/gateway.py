@@ -22,6 +22,7 @@ from ..control.journal import RequestDetails
 from ..domain.models import Location
 from ..errors import ApiError
 from ..views import view_for
+from .faults import FAULTS_KEY
 from .handlers import HANDLERS
 from .rendering import dumps, send_raw_json
 
@@ -107,7 +108,18 @@ class Gateway:
             exchange.status, written = 500, dumps(internal_error().to_body())
         await send_raw_json(send, exchange.status, written, exchange.headers)
         location, headers = exchange.location, verdict.headers
-        self.sandbox.journal.record(
+        sandbox = self.sandbox
+        outcomes = sandbox.classifier.classify(
+            self.operation.id,
+            version,
+            exchange.status,
+            exchange.payload,
+            request.params,
+            request.body,
+            exchange.location_id,
+            scope.get(FAULTS_KEY, ()),
+        )
+        sandbox.journal.record(
             scope["method"],
             scope["path"],
             query_string,
@@ -117,7 +129,10 @@ class Gateway:
             version,
             elapsed_ms=(perf_counter() - started) * 1000,
             location_id=location.id if location else exchange.location_id,
-            request=RequestDetails.bounded(request.token, headers.get("version"), headers.get("content-type"), body),
+            request=RequestDetails.bounded(
+                request.token, headers.get("version"), headers.get("content-type"), body, headers.get("x-lcphone-test")
+            ),
+            outcomes=outcomes,
         )
 
     async def _serve(self, exchange: Exchange, version: str) -> None:

@@ -155,7 +155,8 @@ class Inspector:
             f"<header><h1>lcphone inspector</h1><span class=where>{_e(base)}</span>"
             f"<span class=where>versions {_e(', '.join(version_registry().names))}</span></header>"
             "<div id=message></div><main><div>"
-            f"{self._overview()}{self._actions()}</div><div>{self._journal()}{self._locations()}</div></main>"
+            f"{self._overview()}{self._actions()}</div><div>{self._tabs()}{self._journal()}{self._coverage()}"
+            f"{self._locations()}</div></main>"
             f"<script>{_asset('inspector.js')}</script>"
         )
         return _page("lcphone inspector", body, csrf_token(sandbox.admin_key), base)
@@ -242,6 +243,24 @@ class Inspector:
             for v in version_registry().names
             for k in ("yaml", "json")
         ]
+
+    @staticmethod
+    def _tabs() -> str:
+        return (
+            "<nav class=tabs><button class='tab on' data-tab=journal>Journal</button>"
+            "<button class=tab data-tab=coverage>Coverage</button></nav>"
+        )
+
+    @staticmethod
+    def _coverage() -> str:
+        """Which of the API's outcomes the journal's requests received (filled in from /__admin/coverage)."""
+        return (
+            "<section id=coverage hidden><h2>Contract coverage <span id=coverage-percent class=muted></span></h2>"
+            "<p class=muted>The answers a client should handle, per operation and version, and whether a request "
+            "of the journal received each; how to provoke those it did not.</p>"
+            "<table id=coverage-table><thead><tr><th>operation</th><th>version</th><th>status</th><th>outcome</th>"
+            "<th>received</th><th>how to provoke it</th></tr></thead><tbody></tbody></table></section>"
+        )
 
     def _journal(self) -> str:
         locations = "".join(f"<option>{_e(loc['id'])}</option>" for loc in self.sandbox.describe_locations())

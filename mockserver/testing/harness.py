@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from ..contract.conformance import Verdict, conformance
+from ..contract.outcomes import Classifier
 from ..contract.requests import Violation
 from ..contract.versions import registry as version_registry
 from ..control.journal import Journal, JournalEntry
@@ -24,6 +25,7 @@ from ..serve.thread import SandboxServer
 from .sdk import vendor_sdk
 
 NEWEST = version_registry().newest.name  # what a client talks unless told otherwise
+TEST_HEADER = "X-Lcphone-Test"  # which test's client sent a request (see LcPhone.tag)
 IN_PROCESS_URL = "http://lcphone.sandbox"
 
 
@@ -102,7 +104,7 @@ class LocalTarget:
 
     def violations_since(self, mark: int) -> tuple[list[JournalEntry], int]:
         journal = self.sandbox.journal
-        return journal.violations_since(mark), journal.violations_dropped
+        return journal.violations_since(mark), journal.dropped_since(mark)
 
     def crashes(self) -> list[BaseException]:
         return list(self.sandbox.crashes)
@@ -173,6 +175,7 @@ class RemoteTarget:
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
         self.journal = Journal()
+        self.classifier = Classifier()  # what each answer of the real API was, for the session's coverage
         self.refusals: list[str] = []  # purchases stopped before they were sent
 
     def default_credentials(self) -> tuple[str, str]:
@@ -190,7 +193,7 @@ class RemoteTarget:
         return self.journal.entries(after=mark)
 
     def violations_since(self, mark: int) -> tuple[list[JournalEntry], int]:
-        return self.journal.violations_since(mark), self.journal.violations_dropped
+        return self.journal.violations_since(mark), self.journal.dropped_since(mark)
 
     def crashes(self) -> list[BaseException]:
         return []
@@ -214,14 +217,25 @@ class RemoteTarget:
         """Client-side conformance: the request a remote target received, checked against the contract."""
         request = response.request
         verdict = check_request(request)
+        operation = verdict.operation.id if verdict.operation else None
+        try:
+            response.read()  # (the async client's hook has read it already)
+            answer = response.json()
+        except (ValueError, RuntimeError, httpx.HTTPError):
+            answer = None
+        outcomes = () if operation is None else self.classifier.classify(
+            operation, verdict.version, response.status_code, answer, verdict.request.params, verdict.request.body,
+            verdict.location_id,
+        )  # fmt: skip
         self.journal.record(
             request.method,
             request.url.path,
             request.url.query.decode(),
-            verdict.operation.id if verdict.operation else None,
+            operation,
             response.status_code,
             verdict.violations,
             verdict.version,
+            outcomes=outcomes,
         )
 
     def __getattr__(self, name: str) -> Any:
@@ -253,9 +267,12 @@ def check_request(request: httpx.Request) -> Verdict:
 class LcPhone:
     """What a test gets from the `lcphone` fixture: a target reset for this test, and ways to talk to it."""
 
-    def __init__(self, target: LocalTarget | RemoteTarget, journal_mark: int = 0) -> None:
+    def __init__(self, target: LocalTarget | RemoteTarget, journal_mark: int = 0, tag: str | None = None) -> None:
         self.target = target
         self._mark = journal_mark
+        # Sent by the clients it makes to a local sandbox, so that a request of this test's that arrives while
+        # another test runs (a thread left running) is told apart from that test's own.
+        self.tag = tag
         self.location_id, self.token = target.default_credentials()
         self._clients: list[httpx.Client] = []
         self._client: httpx.Client | None = None
@@ -294,7 +311,7 @@ class LcPhone:
         """An httpx client with auth and Version set: in-process for a local sandbox, over HTTP for a remote API."""
         if version is not None and version not in version_registry():
             raise ValueError(f"version {version!r}: the contract knows {', '.join(version_registry().names)}")
-        headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
+        headers = {**self.headers(token, version), **self._tagged(), **kwargs.pop("headers", {})}
         client: httpx.Client
         if isinstance(self.target, RemoteTarget):
             client = httpx.Client(
@@ -311,6 +328,9 @@ class LcPhone:
         self._clients.append(client)
         return client
 
+    def _tagged(self) -> dict[str, str]:
+        return {TEST_HEADER: self.tag} if self.tag and not self.remote else {}
+
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
@@ -319,7 +339,7 @@ class LcPhone:
 
     def async_client(self, token: str | None = None, version: str | None = NEWEST, **kwargs: Any) -> httpx.AsyncClient:
         """An httpx.AsyncClient with auth set (in-process for a local sandbox). Close it yourself."""
-        headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
+        headers = {**self.headers(token, version), **self._tagged(), **kwargs.pop("headers", {})}
         if self.remote:
             return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
         return httpx.AsyncClient(
@@ -341,9 +361,17 @@ class LcPhone:
                 remote.refuse_purchase(request)
 
             async def record(response: httpx.Response) -> None:
+                await response.aread()
                 remote.record(response)
 
             request_hooks, response_hooks = [refuse], [record]
+        elif self.tag:
+            tag = self.tag
+
+            async def tagged(request: httpx.Request) -> None:
+                request.headers[TEST_HEADER] = tag
+
+            request_hooks = [tagged]
         return vendor_sdk(self.base_url, token or self.token, version, request_hooks, response_hooks)
 
     def token_for(self, location_id: str, scopes: list[str] | None = None) -> str:

@@ -194,6 +194,10 @@ class ProbeBuilder:
                     refusal,
                 )
                 yield replace(probe, names=name)
+        if isinstance(body, dict) and operation.spends_money:
+            # A well-formed purchase of a number no one sells: refused, naming it (D10).
+            probe = self.probe(operation, "a number no one sells (555-01xx)", base, REJECT, REFUSALS, body, "inventory")
+            yield replace(probe, names="phoneNumber")
         if isinstance(body, dict) and isinstance(operation.body_schema, dict):
             for name in operation.body_schema.get("required", []):
                 without = {k: v for k, v in body.items() if k != name}

@@ -185,3 +185,36 @@
 
   poll();
 })();
+
+// -- the coverage tab: /__admin/coverage, refreshed while it is shown ---------------------------------------
+(function () {
+  const tabs = document.querySelectorAll("nav.tabs .tab");
+  const panels = { journal: document.getElementById("journal"), coverage: document.getElementById("coverage") };
+  let timer = null;
+  const text = (value) => document.createTextNode(String(value));
+  async function refresh() {
+    const response = await fetch("/__admin/coverage", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const report = await response.json();
+    document.getElementById("coverage-percent").textContent = `${report.percent}% of ${report.total} outcomes`;
+    const body = document.querySelector("#coverage-table tbody");
+    body.replaceChildren(...report.outcomes.map((o) => {
+      const row = document.createElement("tr");
+      row.className = o.covered ? "covered" : "uncovered";
+      for (const value of [o.operation, o.version, o.status, o.outcome, o.covered ? "yes" : "no", o.covered ? "" : o.hint]) {
+        const cell = document.createElement("td");
+        cell.appendChild(text(value));
+        row.appendChild(cell);
+      }
+      return row;
+    }));
+  }
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => {
+      for (const other of tabs) other.classList.toggle("on", other === tab);
+      for (const [name, panel] of Object.entries(panels)) panel.hidden = name !== tab.dataset.tab;
+      clearInterval(timer);
+      if (tab.dataset.tab === "coverage") { refresh(); timer = setInterval(refresh, 2000); }
+    });
+  }
+})();
