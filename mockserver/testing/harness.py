@@ -301,8 +301,9 @@ class LcPhone:
         return self.target.sandbox
 
     def headers(self, token: str | None = None, version: str | None = NEWEST) -> dict[str, str]:
-        """`Authorization` and `Version` headers for your own client (`version=None` leaves Version out)."""
-        headers = {"Authorization": f"Bearer {token or self.token}"}
+        """`Authorization` and `Version` headers for your own client (`version=None` leaves Version out); to a
+        local sandbox, also the test's tag, so that what a thread of this test sends later is not another's."""
+        headers = {"Authorization": f"Bearer {token or self.token}", **self._tagged()}
         if version is not None:
             headers["Version"] = version
         return headers
@@ -311,7 +312,7 @@ class LcPhone:
         """An httpx client with auth and Version set: in-process for a local sandbox, over HTTP for a remote API."""
         if version is not None and version not in version_registry():
             raise ValueError(f"version {version!r}: the contract knows {', '.join(version_registry().names)}")
-        headers = {**self.headers(token, version), **self._tagged(), **kwargs.pop("headers", {})}
+        headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
         client: httpx.Client
         if isinstance(self.target, RemoteTarget):
             client = httpx.Client(
@@ -339,7 +340,7 @@ class LcPhone:
 
     def async_client(self, token: str | None = None, version: str | None = NEWEST, **kwargs: Any) -> httpx.AsyncClient:
         """An httpx.AsyncClient with auth set (in-process for a local sandbox). Close it yourself."""
-        headers = {**self.headers(token, version), **self._tagged(), **kwargs.pop("headers", {})}
+        headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
         if self.remote:
             return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
         return httpx.AsyncClient(
