@@ -9,7 +9,8 @@ asserted):
   2. lcphone's state: in memory, in SQLite and in PostgreSQL;
   3. where the time goes (py-spy), now and before the optimisations (bench/profile-before.md);
   4. the pytest fixtures' cost per test; 5. start-up; 6. scale with the inventory;
-  7. the property suites; 8. the inspector page's first paint; 9. reliability: attacks and a soak.
+  7. the property suites; 8. the inspector page's first paint; 9. reliability: attacks and a soak;
+  10. what `lcphone proxy` adds to an exchange, against the direct call.
 wrk, Java and PostgreSQL come from the distribution, the peers from the npm registry (installed when missing).
 `--before CHECKOUT` adds a row for the lcphone of another checkout (an earlier commit).
 """
@@ -35,6 +36,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT / "tests"))  # the throwaway PostgreSQL cluster of the tests
 
 import attacks  # noqa: E402
+import proxy_latency  # noqa: E402
 import stubs  # noqa: E402
 from operations import BY_KEY, OPERATIONS  # noqa: E402
 from peers import PEERS, lcphone, prism  # noqa: E402
@@ -509,6 +511,27 @@ def reliability(soak_seconds: float) -> None:
 # -----------------------------------------------------------------------------------------------------
 
 
+# -- 10. the proxy's added latency ---------------------------------------------------------------------
+def proxy(requests: int) -> None:
+    section("10. lcphone proxy: what it adds to an exchange")
+    note(
+        f"{requests} requests per operation, one at a time on a kept-alive connection, straight to `lcphone serve` "
+        "and through `lcphone proxy` in front of it, interleaved in rounds. The proxy checks both sides of each."
+    )
+    found = proxy_latency.measure(requests)
+    table(
+        ["operation", "direct p50 ms", "proxied p50 ms", "added p50 ms", "direct p99 ms", "proxied p99 ms",
+         "proxy CPU ms/exchange"],
+        [[f.operation, f"{f.direct_p50:.2f}", f"{f.proxied_p50:.2f}", f"{f.added_p50:.2f}", f"{f.direct_p99:.2f}",
+          f"{f.proxied_p99:.2f}", f"{f.proxy_cpu_ms:.2f}"] for f in found],
+    )  # fmt: skip
+    worst = max(f.added_p50 for f in found)
+    note(
+        f"Target: the proxy adds under {proxy_latency.TARGET_ADDED_P50_MS:g} ms at p50 on loopback: "
+        f"{verdict(worst < proxy_latency.TARGET_ADDED_P50_MS)} (at most {worst:.2f} ms)."
+    )
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -528,7 +551,7 @@ def main() -> int:
     parser.add_argument(
         "--sections",
         type=lambda text: {int(n) for n in text.split(",")},
-        default=set(range(1, 10)),
+        default=set(range(1, 11)),
         metavar="N,N",
         help="run only these sections (e.g. 1,2); results.md is written only when all run",
     )
@@ -557,6 +580,7 @@ def main() -> int:
         lambda: suites(5 if quick else 10),
         lambda: inspector(2 if quick else 5),
         lambda: reliability(20 if quick else 180),
+        lambda: proxy(300 if quick else 2000),
     ]
     for number, step in enumerate(steps, 1):
         if number in sections:

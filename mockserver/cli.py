@@ -1,4 +1,4 @@
-"""The `lcphone` command: `serve`, `verify`, `contract diff`, `--version`.
+"""The `lcphone` command: `serve`, `verify`, `proxy`, `contract diff`, `--version`.
 
 Each command lives in a module of its own; this one only builds the parser and dispatches.
 """
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .contract import command as contract_command
+from .proxy import command as proxy_command
 from .serve import command as serve_command
 from .verify import command as verify_command
 
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     serve_command.add_parser(commands)
     verify_command.add_parser(commands)
+    proxy_command.add_parser(commands)
     contract_command.add_parser(commands)
     return parser
 

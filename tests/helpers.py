@@ -169,3 +169,32 @@ class RoundRobin(httpx.BaseTransport):
 def spread_client(base_urls: list[str], timeout: float = 30) -> httpx.Client:
     """A client whose requests go to each of `base_urls` in turn."""
     return httpx.Client(transport=RoundRobin(base_urls), base_url=base_urls[0], timeout=timeout)
+
+
+def import_promised(module: str, requirement: str) -> Any:
+    """A module the README promises tests with (the vendor's SDK): imported; when missing, a failure where the
+    test extra is installed (an install that lost it), else a skip that says what to install."""
+    import importlib
+    import importlib.metadata
+
+    import pytest
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pass
+    others = [
+        req.split(";")[0].split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip()
+        for req in importlib.metadata.requires("lcphone") or []
+        if "extra == 'test'" in req and not req.startswith(requirement.split("=")[0])
+    ]
+    try:
+        for name in others:
+            importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"{requirement} is not installed (pip install -e '.[test]' installs it)", allow_module_level=True)
+    pytest.fail(
+        f"lcphone's test extra is installed, but not {requirement}, which its tests promise: "
+        "pip install -e '.[test]' again",
+        pytrace=False,
+    )

@@ -46,13 +46,16 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": {"control", "http"},
     "serve": {"errors", "contract", "domain", "store", "control", "http", "sandbox"},
     "verify": {"errors", "contract", "domain", "control", "views", "http", "sandbox"},
-    "testing": {"errors", "contract", "domain", "control", "http", "serve", "sandbox"},
+    "testing": {"errors", "contract", "domain", "control", "http", "serve", "sandbox", "verify"},
+    "proxy": {"errors", "contract", "domain", "control", "http", "serve", "sandbox", "verify"},
     "suites": {"errors", "contract", "domain", "testing"},
-    "cli": {"contract", "serve", "verify"},
+    "cli": {"contract", "serve", "verify", "proxy"},
 }
 # Modules that may import the package's own modules inside a function: the command-line entry points and the
 # pytest plugin, which load what a command needs only when it runs (start-up time).
-LAZY_IMPORTS_ALLOWED = {"cli", "testing/plugin", "serve/command", "verify/command", "contract/command"}
+LAZY_IMPORTS_ALLOWED = {
+    "cli", "testing/plugin", "serve/command", "verify/command", "contract/command", "proxy/command",
+}  # fmt: skip
 
 
 def _modules() -> Iterator[Path]:

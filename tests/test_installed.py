@@ -122,6 +122,22 @@ def check_the_nightly_workflow(installed: Installed, staging: ServeProcess) -> N
     assert 'failures="0"' in suites and 'errors="0"' in suites
 
 
+def check_a_missing_secret_fails_the_job(installed: Installed) -> None:
+    """A secret that is missing reaches the steps as an empty variable: each step fails, and the verify report
+    the job keeps says why (never a green run against the in-process sandbox)."""
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    [job] = workflow["jobs"].values()
+    empty = {"LCPHONE_BASE_URL": "", "LCPHONE_TOKEN": "pit-x", "LCPHONE_LOCATION": "loc"}
+    steps = [step for step in job["steps"] if "LCPHONE_BASE_URL" in step.get("env", {})]
+    assert len(steps) == 2
+    for step in steps:
+        done = installed.shell(step["run"], timeout=120, **empty)
+        assert done.returncode != 0, f"step {step.get('name')!r} passed with an empty LCPHONE_BASE_URL"
+        assert "LCPHONE_BASE_URL is set but empty" in done.stdout + done.stderr
+    report = (installed.clone / "verify-report.md").read_text(encoding="utf-8")
+    assert "**verdict:** could not run: LCPHONE_BASE_URL is set but empty" in report
+
+
 def check_the_documented_commands(installed: Installed, staging: ServeProcess) -> None:
     version = installed.shell("lcphone --version")
     assert version.returncode == 0 and re.fullmatch(r"lcphone \d+\.\d+\.\d+\s*", version.stdout)
@@ -163,6 +179,7 @@ def test_one_install_runs_the_nightly_workflow_and_every_documented_command(
     installed: Installed, staging: ServeProcess
 ) -> None:
     check_the_nightly_workflow(installed, staging)
+    check_a_missing_secret_fails_the_job(installed)
     check_the_documented_commands(installed, staging)
     if (VENDOR / "phone-system-v3.json").is_file():  # the vendor's documents, where this checkout has them
         check_contract_diff(installed)

@@ -262,6 +262,43 @@ def test_remote_mode_refuses_purchases_unless_allowed(pytester: pytest.Pytester,
     assert [e.status for e in remote_api.sandbox.journal.entries() if e.operation_id == "purchaseNumber"] == [201]
 
 
+DRIFT_TESTS = """
+import asyncio
+
+import pytest
+
+def test_lists_numbers(lcphone):
+    assert lcphone.client.get(f"/phone-system/numbers/location/{lcphone.location_id}").status_code == 200
+
+@pytest.mark.lcphone_allow_drift
+def test_knows_the_drift(lcphone):
+    assert lcphone.client.get(f"/phone-system/numbers/location/{lcphone.location_id}").status_code == 200
+
+def test_async_client_is_checked_too(lcphone):
+    async def ask():
+        async with lcphone.async_client() as client:
+            return await client.get(f"/phone-system/numbers/location/{lcphone.location_id}")
+
+    assert asyncio.run(ask()).status_code == 200
+"""
+
+
+def test_remote_mode_fails_a_test_whose_answer_drifted_naming_the_drift(pytester: pytest.Pytester) -> None:
+    with SandboxServer(Sandbox(drift=["legacy-names"])) as drifting:
+        pytester.makepyfile(DRIFT_TESTS)
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", "--lcphone-base-url", drifting.base_url,
+            "--lcphone-token", "pit-acme-full-access-0000000001", "--lcphone-location", "tDtDnQdgm2LXpyiqYvZ6",
+        )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*the remote API answered 1 request(s) outside the contract:*",
+        "*vendor drift: legacy field `isUnderGhl`: sent `isUnderGhl` instead of `isUnderLc`*",
+        "*(ledger: answers.renamed-fields)*",
+    ])  # fmt: skip
+    assert "test_knows_the_drift PASSED" in result.stdout.str() or "1 passed" in result.stdout.str()
+
+
 def test_remote_mode_takes_credentials_from_the_environment(
     pytester: pytest.Pytester, remote_api: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -319,3 +356,15 @@ def test_each_request_is_checked_against_the_contract_of_its_version(pytester: p
     result.stdout.fnmatch_lines(
         ["*test_a_violation_is_kept_however_many_good_requests_follow*", "*pageSize: 0 is less than the minimum of 1*"]
     )
+
+
+@pytest.mark.parametrize("variable", ["LCPHONE_BASE_URL", "LCPHONE_TOKEN", "LCPHONE_LOCATION"])
+def test_a_target_variable_set_but_empty_stops_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """A missing CI secret must not turn a run against staging into a quiet run against the sandbox."""
+    monkeypatch.setenv(variable, "")
+    pytester.makepyfile("def test_lists(lcphone):\n    assert not lcphone.remote\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*lcphone: {variable} is set but empty (a CI secret that is missing?)*"])

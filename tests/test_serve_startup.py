@@ -5,8 +5,11 @@ Every case here stops before the sandbox listens, so the command runs in-process
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +205,18 @@ def test_sqlite_state_is_sound_after_a_refused_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         Sandbox(seed=9, store=SqliteStore(path))
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_postgresql_state_without_the_postgres_extra_says_what_to_install(tmp_path) -> None:
+    """Over a real `lcphone serve`, psycopg hidden as if only the plain install had been run: one line, exit 2."""
+    hide = tmp_path / "sitecustomize.py"
+    hide.write_text("import sys\nsys.modules['psycopg'] = None\nsys.modules['psycopg_pool'] = None\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", "--state", "postgresql://u@127.0.0.1:9/db"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "lcphone serve: --state: a PostgreSQL state needs the postgres extra (psycopg is not installed): "
+        "pip install 'lcphone[postgres]'"
+    )

@@ -15,13 +15,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-highlevel = pytest.importorskip(
-    "highlevel", reason="the vendor's SDK is not installed: pip install gohighlevel-api-client==3.0.0"
-)
+from helpers import LEGACY, SOLD, V3, import_promised
+
+highlevel = import_promised("highlevel", "gohighlevel-api-client==3.0.0")
 from highlevel.error import GHLError  # noqa: E402
 from highlevel.services.phone_system import models  # noqa: E402
-
-from helpers import LEGACY, SOLD, V3  # noqa: E402
 
 SLIPS = ("dateAdded", "dateUpdated", "dateCreated")  # typed object by the vendor's generator (D32)
 VENDOR = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "vendor"
@@ -216,3 +214,18 @@ def test_the_sdk_does_every_call_at_both_versions_against_lcphone_serve(serve) -
     v3, legacy = run(calls())
     check_v3_answers(v3)
     check_legacy_answers(legacy, location)
+
+
+def test_a_missing_sdk_fails_the_suite_where_the_test_extra_is_installed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This environment has the test extra: an SDK that went missing is a failure, not a quiet skip."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent))
+    pytester.makeconftest("import sys\n\nsys.modules['highlevel'] = None  # as if it were not installed\n")
+    pytester.makepyfile(
+        "from helpers import import_promised\n\n"
+        "import_promised('highlevel', 'gohighlevel-api-client==3.0.0')\n\n\ndef test_sdk():\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # a collection error
+    result.stdout.fnmatch_lines(["*lcphone's test extra is installed, but not gohighlevel-api-client==3.0.0*"])

@@ -286,6 +286,26 @@ def test_missing_settings_say_which(capsys, monkeypatch: pytest.MonkeyPatch) -> 
     assert "missing --token, --location" in capsys.readouterr().err
 
 
+def test_a_target_variable_set_but_empty_is_an_error_and_the_reports_say_why(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly job with a missing secret: exit 2, and the reports it keeps say why nothing was checked."""
+    monkeypatch.setenv("LCPHONE_BASE_URL", "")
+    monkeypatch.setenv("LCPHONE_TOKEN", TOKEN)
+    monkeypatch.setenv("LCPHONE_LOCATION", LOCATION)
+    report, junit = tmp_path / "verify-report.md", tmp_path / "verify-report.xml"
+    parsed = build_parser().parse_args(["verify", "--report", str(report), "--junit-xml", str(junit)])
+    assert run(parsed) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        "lcphone verify: could not run: LCPHONE_BASE_URL is set but empty (a CI secret that is missing?): "
+        "give each a value, or unset it and pass the option"
+    )
+    assert "**verdict:** could not run: LCPHONE_BASE_URL is set but empty" in report.read_text()
+    suite = ET.parse(junit).getroot()
+    assert suite.get("errors") == "1" and "LCPHONE_BASE_URL is set but empty" in ET.tostring(suite, "unicode")
+
+
 def test_one_version_only(verify) -> None:
     result = verify(Sandbox(), "--api-version", "2021-07-28")
     assert result.code == 0

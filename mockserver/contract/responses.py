@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema_rs
 import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -36,6 +37,14 @@ class ResponseProblem:
 def _validator(spec: ResponseSpec, profile: Profile) -> Draft202012Validator | None:
     schema = spec.schema_for(profile)
     return Draft202012Validator(schema, format_checker=FormatChecker()) if schema is not None else None
+
+
+@functools.lru_cache(maxsize=256)
+def _fast_validator(spec: ResponseSpec, profile: Profile) -> Any:
+    """The same schema compiled by jsonschema-rs: tens of times faster at saying that an answer is valid, which
+    nearly every answer is. Only an invalid one is walked again by `jsonschema`, for its problems' words."""
+    schema = spec.schema_for(profile)
+    return jsonschema_rs.validator_for(schema, validate_formats=True) if schema is not None else None
 
 
 def check_response(
@@ -80,6 +89,9 @@ def _body_problems(spec: ResponseSpec, content_type: str, body: bytes, profile: 
         document: Any = orjson.loads(body)
     except orjson.JSONDecodeError as invalid:
         return [ResponseProblem("json", f"body is not valid JSON ({invalid})", spec.pointer)]
+    fast = _fast_validator(spec, profile)
+    if fast is None or fast.is_valid(document):
+        return []
     validator = _validator(spec, profile)
     return [_schema_problem(spec, error) for error in (validator.iter_errors(document) if validator else ())]
 

@@ -5,10 +5,11 @@ contract; the admin API and the inspector page show it to anyone debugging a
 client.
 
 Bounded by construction: every field of an entry is cut to a fixed size, the
-ring keeps at most `capacity` entries and `max_bytes` of them, and requests
-that broke the contract are also kept apart (up to `violation_capacity`, with
-a count of any beyond), so that a test's violation is never pushed out by the
-good requests that follow it.
+ring keeps at most `capacity` entries and `max_bytes` of them, and exchanges
+that broke the contract (the request, or a real API's answer where one was
+checked) are also kept apart (up to `violation_capacity`, with a count of any
+beyond), so that a test's violation is never pushed out by the good requests
+that follow it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,48 @@ class RequestDetails:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerProblem:
+    """One way an answer of a real API (seen by the proxy, or by the plugin's remote mode) broke the contract or
+    the fidelity ledger."""
+
+    verdict: str  # "vendor drift" or "fidelity gap"
+    behaviour: str  # the ledger entry it breaks
+    title: str
+    expected: str  # what the contract (or the ledger) says
+    found: str  # what the answer did
+
+    @classmethod
+    def bounded(cls, verdict: str, behaviour: str, title: str, expected: str, found: str) -> AnswerProblem:
+        return cls(verdict, behaviour, _cut(title, MAX_MESSAGE), _cut(expected, MAX_MESSAGE), _cut(found, MAX_MESSAGE))
+
+    def to_api(self) -> dict[str, str]:
+        return {
+            "verdict": self.verdict,
+            "ledger": self.behaviour,
+            "title": self.title,
+            "expected": self.expected,
+            "found": self.found,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.verdict}: {self.title}: {self.found} (ledger: {self.behaviour})"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCheck:
+    """The verdict on an answer: the problems found in it (none: it conforms)."""
+
+    problems: tuple[AnswerProblem, ...] = ()
+
+    @property
+    def conforms(self) -> bool:
+        return not self.problems
+
+    def to_api(self) -> dict[str, Any]:
+        return {"conforms": self.conforms, "problems": [problem.to_api() for problem in self.problems]}
+
+
 @dataclass(slots=True)  # made for every request; never changed once recorded
 class JournalEntry:
     sequence: int
@@ -94,10 +137,17 @@ class JournalEntry:
     location_id: str | None = None
     request: RequestDetails = field(default_factory=RequestDetails)
     outcomes: tuple[str, ...] = ()  # what the answer was (`success`, `sold`, `no-match`...), and faults injected
+    answer: AnswerCheck | None = None  # a real API's answer, checked (the proxy, the plugin's remote mode)
 
     @property
     def conforms(self) -> bool:
+        """Whether the request kept the contract (the answer's verdict is `answer`)."""
         return not self.violations
+
+    @property
+    def broken(self) -> bool:
+        """Whether either side broke the contract: the request, or a real API's answer."""
+        return bool(self.violations) or (self.answer is not None and not self.answer.conforms)
 
     @property
     def request_line(self) -> str:
@@ -110,11 +160,14 @@ class JournalEntry:
         size = 700 + len(self.path) + len(self.query) + len(request.body or "") + len(request.token or "")
         for violation in self.violations:
             size += len(violation.field) + len(violation.message) + len(violation.pointer) + 300
+        if self.answer is not None:
+            for problem in self.answer.problems:
+                size += len(problem.title) + len(problem.expected) + len(problem.found) + 400
         return size
 
     def to_api(self, show_token: bool = False) -> dict[str, Any]:
         request = self.request
-        return {
+        found = {
             "sequence": self.sequence,
             "at": self.at,
             "elapsedMs": round(self.elapsed_ms, 3),
@@ -137,6 +190,9 @@ class JournalEntry:
                 "body": request.body,
             },
         }
+        if self.answer is not None:
+            found["answer"] = self.answer.to_api()
+        return found
 
 
 class Journal:
@@ -173,6 +229,7 @@ class Journal:
         location_id: str | None = None,
         request: RequestDetails | None = None,
         outcomes: tuple[str, ...] = (),
+        answer: AnswerCheck | None = None,
     ) -> JournalEntry:
         with self._lock:
             self._sequence += 1
@@ -190,12 +247,13 @@ class Journal:
                 _cut(location_id, 64) if location_id else None,
                 request or RequestDetails(),
                 outcomes,
+                AnswerCheck(answer.problems[:20]) if answer is not None and len(answer.problems) > 20 else answer,
             )
             self._entries.append(entry)
             self._bytes += entry.size
             while self._entries and (len(self._entries) > self.capacity or self._bytes > self.max_bytes):
                 self._bytes -= self._entries.popleft().size
-            if entry.violations:
+            if entry.violations or (answer is not None and answer.problems):
                 self._keep_violation(entry)
             return entry
 
@@ -228,7 +286,8 @@ class Journal:
         return found
 
     def violations_since(self, mark: int) -> list[JournalEntry]:
-        """Every request after `mark` that broke the contract, however many good ones came after it."""
+        """Every exchange after `mark` that broke the contract (its request, or a real API's answer), however
+        many good ones came after it."""
         return self.entries(after=mark, violations_only=True)
 
     def dropped_since(self, mark: int) -> int:

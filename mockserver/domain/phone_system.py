@@ -243,18 +243,24 @@ class PhoneSystem:
         country: str,
         number_type: str,
         is_default: bool | None = None,
+        sid: str | None = None,
+        date_added: str | None = None,
         **details: Any,
     ) -> ActiveNumber:
         store = self.store
         if is_default is None:  # a location's first number is its default number, unless told otherwise
             is_default = not store.has_active_numbers(location_id)
+        # The sequences advance whether or not a recorded number brings its own id and date, so that the ids
+        # of the numbers after it are the same either way.
+        generated_sid = self.ids.twilio_sid("PN", "number", store.next_sequence("number"))
+        generated_date = self._next_date()
         number = ActiveNumber(
             phone_number=phone_number,
             friendly_name=friendly_name,
-            sid=self.ids.twilio_sid("PN", "number", store.next_sequence("number")),
+            sid=sid or generated_sid,
             country_code=country,
             type=ACTIVE_TYPE_FOR.get(number_type, number_type),
-            date_added=self._next_date(),
+            date_added=date_added or generated_date,
             is_default_number=is_default,
             **details,
         )
@@ -310,10 +316,13 @@ class PhoneSystem:
             return self._new_active_number(
                 location_id,
                 phone_number,
-                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL),
+                entry.get("friendlyName")
+                or phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL),
                 phonenumbers.region_code_for_number(parsed) or "ZZ",
                 entry.get("numberType", "local"),
                 is_default=entry.get("isDefaultNumber"),
+                sid=entry.get("sid"),
+                date_added=entry.get("dateAdded"),
                 voice=capabilities.get("voice", True),
                 sms=capabilities.get("sms", True),
                 mms=capabilities.get("mms", False),
@@ -321,7 +330,11 @@ class PhoneSystem:
                 origin=entry.get("origin", "ported"),
                 forwarding_number=entry.get("forwardingNumber"),
                 linked_user=entry.get("linkedUser"),
+                linked_ring_all_users=list(entry.get("linkedRingAllUsers", [])),
                 inbound_call_service=entry.get("inboundCallService"),
+                is_group_conversation_enabled=entry.get("isGroupConversationEnabled", False),
+                address_sid=entry.get("addressSid"),
+                bundle_sid=entry.get("bundleSid"),
             )
 
     def add_pool(self, location_id: str, entry: dict[str, Any]) -> NumberPool:
@@ -344,8 +357,9 @@ class PhoneSystem:
                         f"numbers: {', '.join(strangers[:10])} are not numbers of location {location_id}"
                     )
                 members = list(wanted)
+            generated_id = "npool_" + self.ids.hex("pool", self.store.next_sequence("pool"), 20)
             pool = NumberPool(
-                id="npool_" + self.ids.hex("pool", self.store.next_sequence("pool"), 20),
+                id=entry.get("id") or generated_id,
                 name=entry["name"],
                 location_id=location_id,
                 numbers=members,

@@ -101,6 +101,8 @@ class Scenario:
         tokens = [t["value"] for loc in locations for t in loc.get("tokens", []) if "value" in t]
         tokens += [t["value"] for t in document.get("agencyTokens", []) if "value" in t]
         problems += [f"tokens: {t[:40]!r} is given to more than one location" for t in _duplicates(tokens)]
+        pools = [pool["id"] for loc in locations for pool in loc.get("pools", []) if "id" in pool]
+        problems += [f"pools: id {i!r} appears more than once" for i in _duplicates(pools)]
         if problems:
             raise ScenarioError(problems)
         return cls(document)

@@ -23,6 +23,7 @@ from ..contract.conformance import parse_query
 from ..contract.coverage import CoverageReport
 from ..contract.versions import registry as version_registry
 from ..control.faults import FaultError, FaultRule
+from ..control.journal import Journal
 from ..control.plane import REPLICA
 from ..domain.scenario import Scenario, ScenarioError
 from ..errors import ApiError
@@ -188,29 +189,7 @@ class AdminApi:
         return json_response(200, policy_to_api(policy))
 
     async def journal(self, request: Request) -> Response:
-        problems = admin_contract.validator("getJournal").check({}, parse_query(request.url.query), {}, None, None)
-        if problems.violations:
-            raise errors.validation_error([str(v) for v in problems.violations])
-        journal, params = self.sandbox.journal, problems.params
-        limit, oldest = params["limit"], params["order"] == "oldest"
-        # One more than the page, to say whether more follow; a page is bounded in entries, and each entry in size.
-        entries = journal.entries(
-            after=params.get("after", 0), limit=limit + 1, violations_only=params.get("violations", False), first=oldest
-        )
-        more = len(entries) > limit
-        entries = entries[:limit] if oldest else entries[-limit:]
-        show = params.get("showTokens", False)
-        return json_response(
-            200,
-            {
-                "requests": [entry.to_api(show) for entry in entries],
-                "last": journal.last_sequence,
-                "total": len(journal),
-                "more": more,
-                "next": entries[-1].sequence if oldest and entries else None,
-                "replica": REPLICA,
-            },
-        )
+        return json_response(200, journal_page(self.sandbox.journal, request.url.query))
 
     async def coverage(self, request: Request) -> Response:
         """The contract coverage of the journal's requests."""
@@ -221,6 +200,30 @@ class AdminApi:
     async def clear_journal(self, request: Request) -> Response:
         self.sandbox.journal.clear()
         return json_response(200, {"status": "cleared"})
+
+
+def journal_page(journal: Journal, query_string: str) -> dict[str, Any]:
+    """A page of the journal as `GET /__admin/journal` answers it (the sandbox's, and the proxy's)."""
+    problems = admin_contract.validator("getJournal").check({}, parse_query(query_string), {}, None, None)
+    if problems.violations:
+        raise errors.validation_error([str(v) for v in problems.violations])
+    params = problems.params
+    limit, oldest = params["limit"], params["order"] == "oldest"
+    # One more than the page, to say whether more follow; a page is bounded in entries, and each entry in size.
+    entries = journal.entries(
+        after=params.get("after", 0), limit=limit + 1, violations_only=params.get("violations", False), first=oldest
+    )
+    more = len(entries) > limit
+    entries = entries[:limit] if oldest else entries[-limit:]
+    show = params.get("showTokens", False)
+    return {
+        "requests": [entry.to_api(show) for entry in entries],
+        "last": journal.last_sequence,
+        "total": len(journal),
+        "more": more,
+        "next": entries[-1].sequence if oldest and entries else None,
+        "replica": REPLICA,
+    }
 
 
 def policy_to_api(policy) -> dict[str, Any]:

@@ -11,13 +11,14 @@ import time
 
 
 class ServeProcess:
-    """Starts `lcphone serve --port 0 ARGS...` (`port_given`: ARGS name the port), waits for its banner, and stops
-    it (workers included)."""
+    """Starts `lcphone serve --port 0 ARGS...` (`port_given`: ARGS name the port; `command`: another command that
+    listens, `proxy`), waits for its banner, and stops it (workers included)."""
 
-    def __init__(self, *args: str, timeout: float = 60, port_given: bool = False) -> None:
+    def __init__(self, *args: str, timeout: float = 60, port_given: bool = False, command: str = "serve") -> None:
         port = [] if port_given else ["--port", "0"]
+        self.command = command
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver.cli", "serve", *port, *args],
+            [sys.executable, "-m", "mockserver.cli", command, *port, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -34,7 +35,8 @@ class ServeProcess:
             if line.startswith("Press Ctrl-C"):
                 return
         self.kill()
-        raise RuntimeError(f"lcphone serve did not start: {self.banner} {self.process.stderr.read()}")
+        self.process.wait()
+        raise RuntimeError(f"lcphone {command} did not start: {self.banner} {self.process.stderr.read()}")
 
     def value(self, label: str) -> str:
         """A value of the banner: `value("token")`, `value("location id")`..."""
@@ -44,7 +46,7 @@ class ServeProcess:
 
     @property
     def base_url(self) -> str:
-        return self.value("base URL")
+        return self.value("base URL").split()[0]
 
     def stop(self, timeout: float = 15) -> tuple[int, str, str]:
         """Ctrl-C, then the exit code and what it printed."""

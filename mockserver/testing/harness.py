@@ -17,11 +17,12 @@ from ..contract.conformance import Verdict, conformance
 from ..contract.outcomes import Classifier
 from ..contract.requests import Violation
 from ..contract.versions import registry as version_registry
-from ..control.journal import Journal, JournalEntry
+from ..control.journal import Journal, JournalEntry, RequestDetails
 from ..domain.scenario import Scenario
 from ..http.transport import SyncASGITransport
 from ..sandbox import Sandbox
 from ..serve.thread import SandboxServer
+from ..verify.traffic import TrafficJudge
 from .sdk import vendor_sdk
 
 NEWEST = version_registry().newest.name  # what a client talks unless told otherwise
@@ -53,19 +54,35 @@ class HarnessSettings:
 
 
 def format_violations(entries: list[JournalEntry], dropped: int = 0) -> str:
-    """A report of the requests that broke the contract: request, rule, contract location."""
+    """A report of the requests that broke the contract (request, rule, contract location), and of the remote
+    API's answers that did (verdict, what it did, the ledger entry)."""
+    lines: list[str] = []
     broken = [e for e in entries if e.violations]
-    lines = [f"lcphone: the client sent {len(broken) + dropped} request(s) outside the contract:"]
-    for number, entry in enumerate(broken, 1):
-        version = f" [Version {entry.version}]" if entry.version else ""
-        lines.append(f"  {number}. {entry.request_line} -> {entry.status}{version}")
-        for violation in entry.violations:
-            lines.append(f"     - {violation.field}: {violation.message} [{violation.rule}]")
-            lines.append(f"       contract: {violation.pointer}")
-    if dropped:
-        lines.append(f"  ... and {dropped} more, not kept")
-    lines.append("(mark the test with @pytest.mark.lcphone_allow_violations if it breaks the contract on purpose)")
+    if broken or dropped:
+        lines.append(f"lcphone: the client sent {len(broken) + dropped} request(s) outside the contract:")
+        for number, entry in enumerate(broken, 1):
+            lines.append(f"  {number}. {_exchange(entry)}")
+            for violation in entry.violations:
+                lines.append(f"     - {violation.field}: {violation.message} [{violation.rule}]")
+                lines.append(f"       contract: {violation.pointer}")
+        if dropped:
+            lines.append(f"  ... and {dropped} more, not kept")
+        lines.append("(mark the test with @pytest.mark.lcphone_allow_violations if it breaks the contract on purpose)")
+    drifted = [e for e in entries if e.answer is not None and e.answer.problems]
+    if drifted:
+        lines.append(f"lcphone: the remote API answered {len(drifted)} request(s) outside the contract:")
+        for number, entry in enumerate(drifted, 1):
+            lines.append(f"  {number}. {_exchange(entry)}")
+            for problem in entry.answer.problems if entry.answer else ():
+                lines.append(f"     - {problem.verdict}: {problem.title}: {problem.found}")
+                lines.append(f"       expected: {problem.expected} (ledger: {problem.behaviour})")
+        lines.append("(mark the test with @pytest.mark.lcphone_allow_drift if the drift is known and accepted)")
     return "\n".join(lines)
+
+
+def _exchange(entry: JournalEntry) -> str:
+    version = f" [Version {entry.version}]" if entry.version else ""
+    return f"{entry.request_line} -> {entry.status}{version}"
 
 
 class LocalTarget:
@@ -176,6 +193,7 @@ class RemoteTarget:
         self.base_url = settings.base_url.rstrip("/")
         self.journal = Journal()
         self.classifier = Classifier()  # what each answer of the real API was, for the session's coverage
+        self.judge = TrafficJudge()  # the answer checks of verify and the proxy, on each answer
         self.refusals: list[str] = []  # purchases stopped before they were sent
 
     def default_credentials(self) -> tuple[str, str]:
@@ -219,14 +237,20 @@ class RemoteTarget:
         verdict = check_request(request)
         operation = verdict.operation.id if verdict.operation else None
         try:
-            response.read()  # (the async client's hook has read it already)
-            answer = response.json()
-        except (ValueError, RuntimeError, httpx.HTTPError):
+            content = response.read()  # (the async client's hook has read it already)
+        except (RuntimeError, httpx.HTTPError):
+            content = b""
+        try:
+            answer = response.json() if content else None
+        except ValueError:
             answer = None
         outcomes = () if operation is None else self.classifier.classify(
             operation, verdict.version, response.status_code, answer, verdict.request.params, verdict.request.body,
             verdict.location_id,
         )  # fmt: skip
+        # The body is decoded already: judged as received, without the encoding it was sent in.
+        headers = httpx.Headers([(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"])
+        judgement = self.judge.judge(verdict, response.status_code, headers, content)
         self.journal.record(
             request.method,
             request.url.path,
@@ -236,7 +260,9 @@ class RemoteTarget:
             verdict.violations,
             verdict.version,
             outcomes=outcomes,
-        )
+            request=RequestDetails.bounded(None, request.headers.get("version"), None, None),
+            answer=judgement.check if judgement is not None else None,
+        )  # fmt: skip
 
     def __getattr__(self, name: str) -> Any:
         if name in {
@@ -341,11 +367,26 @@ class LcPhone:
     def async_client(self, token: str | None = None, version: str | None = NEWEST, **kwargs: Any) -> httpx.AsyncClient:
         """An httpx.AsyncClient with auth set (in-process for a local sandbox). Close it yourself."""
         headers = {**self.headers(token, version), **kwargs.pop("headers", {})}
-        if self.remote:
-            return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
+        if isinstance(self.target, RemoteTarget):
+            request_hooks, response_hooks = self._remote_hooks(self.target)
+            hooks = {"request": request_hooks, "response": response_hooks}
+            return httpx.AsyncClient(base_url=self.base_url, headers=headers, event_hooks=hooks, **kwargs)
         return httpx.AsyncClient(
             base_url=IN_PROCESS_URL, headers=headers, transport=httpx.ASGITransport(app=self.asgi_app), **kwargs
         )
+
+    @staticmethod
+    def _remote_hooks(remote: RemoteTarget) -> tuple[list[Any], list[Any]]:
+        """An async client's hooks for a remote target: purchases refused unless allowed, everything checked."""
+
+        async def refuse(request: httpx.Request) -> None:
+            remote.refuse_purchase(request)
+
+        async def record(response: httpx.Response) -> None:
+            await response.aread()
+            remote.record(response)
+
+        return [refuse], [record]
 
     def sdk(self, version: str = NEWEST, token: str | None = None) -> Any:
         """The vendor's Python SDK client (`highlevel.HighLevel`) pointed at the target with the test's token.
@@ -354,18 +395,10 @@ class LcPhone:
         purchase is refused before it is sent unless the run allows purchases, and every request is checked
         against the contract as the sandbox checks its own.
         """
-        request_hooks, response_hooks = [], []
+        request_hooks: list[Any] = []
+        response_hooks: list[Any] = []
         if isinstance(self.target, RemoteTarget):
-            remote = self.target
-
-            async def refuse(request: httpx.Request) -> None:
-                remote.refuse_purchase(request)
-
-            async def record(response: httpx.Response) -> None:
-                await response.aread()
-                remote.record(response)
-
-            request_hooks, response_hooks = [refuse], [record]
+            request_hooks, response_hooks = self._remote_hooks(self.target)
         elif self.tag:
             tag = self.tag
 

@@ -128,6 +128,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     verify.set_defaults(base_url=os.environ.get("LCPHONE_BASE_URL"), run=run)  # the environment when it runs
 
 
+TARGET_VARIABLES = ("LCPHONE_BASE_URL", "LCPHONE_TOKEN", "LCPHONE_LOCATION")
+
+
 class CannotRun(Exception):
     """Why verify cannot run: printed on one line, exit 2."""
 
@@ -149,6 +152,12 @@ def _writable(option: str, path: str | None) -> None:
 def _options(args: argparse.Namespace):
     from .runner import VerifyOptions
 
+    empty = [name for name in TARGET_VARIABLES if os.environ.get(name) == ""]
+    if empty:
+        raise CannotRun(
+            f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty (a CI secret that is missing?): "
+            "give each a value, or unset it and pass the option"
+        )
     token: str = args.token or os.environ.get("LCPHONE_TOKEN") or ""
     location: str = args.location or os.environ.get("LCPHONE_LOCATION") or ""
     missing = [
@@ -189,17 +198,31 @@ def run(args: argparse.Namespace, transport=None) -> int:
     try:
         return _run(args, transport)
     except CannotRun as reason:
-        print(f"lcphone verify: could not run: {reason}", file=sys.stderr)
-        return 2
+        why = str(reason)
     except ImportError as error:
-        print(
-            f"lcphone verify: could not run: {error.name or error} is not installed: pip install lcphone",
-            file=sys.stderr,
-        )
-        return 2
+        why = f"{error.name or error} is not installed: pip install lcphone"
     except Exception as error:
-        print(f"lcphone verify: could not run: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
+        why = f"internal error: {type(error).__name__}: {error}"
+    print(f"lcphone verify: could not run: {why}", file=sys.stderr)
+    _reports_of_a_run_that_could_not_run(args, why)
+    return 2
+
+
+def _reports_of_a_run_that_could_not_run(args: argparse.Namespace, why: str) -> None:
+    """The reports, saying why, where they can be written: a job that keeps them shows why it failed."""
+    from .report import could_not_run_junit, could_not_run_markdown
+
+    for option, path, text in (
+        ("--report", args.report, could_not_run_markdown),
+        ("--junit-xml", args.junit_xml, could_not_run_junit),
+    ):
+        if path is None:
+            continue
+        try:
+            _writable(option, path)
+            Path(path).write_text(text(why, args.base_url or "(none given)"), encoding="utf-8")
+        except (CannotRun, OSError):
+            continue  # the reason already says so, or there is nowhere to write it
 
 
 def _run(args: argparse.Namespace, transport) -> int:

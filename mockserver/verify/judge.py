@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import httpx
+from typing import Any, Protocol
 
 from ..contract.responses import ResponseProblem, check_response
 from ..contract.versions import ApiVersion
@@ -43,13 +43,28 @@ class WireFact:
     status: int | None
 
 
+class Received(Protocol):
+    """What the checks read of an answer: an `httpx.Response`, or what the proxy received."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    def json(self) -> Any: ...
+
+
 @dataclass
 class Judgement:
     findings: list[Finding] = field(default_factory=list)
     facts: list[WireFact] = field(default_factory=list)
 
 
-def _message(response: httpx.Response) -> object:
+def _message(response: Received) -> object:
     try:
         body = response.json()
     except ValueError:
@@ -58,9 +73,9 @@ def _message(response: httpx.Response) -> object:
 
 
 def judge(
-    probe: Probe, response: httpx.Response, elapsed_ms: float, version: ApiVersion, max_latency_ms: int
+    probe: Probe, response: Received, elapsed_ms: float, version: ApiVersion, max_latency_ms: int, notes: bool = True
 ) -> Judgement:
-    """Every finding one answer makes."""
+    """Every finding one answer makes (`notes`: also those that are not drift, such as extra fields)."""
     judgement = Judgement()
     found = judgement.findings
     operation, status = probe.operation, response.status_code
@@ -75,12 +90,12 @@ def judge(
             found.append(wire_form_refused(probe, status))
     if elapsed_ms > max_latency_ms:
         found.append(slow(probe, status, elapsed_ms, max_latency_ms))
-    if not problems:
+    if notes and not problems:
         found += _extra_fields(probe, response)
     return judgement
 
 
-def _not_sent(probe: Probe, response: httpx.Response, promised: list[ResponseProblem]) -> list[Finding]:
+def _not_sent(probe: Probe, response: Received, promised: list[ResponseProblem]) -> list[Finding]:
     """What the sandbox always sends that the answer lacks, where the vendor's documents require nothing."""
     status = response.status_code
     if promised or probe.operation.response(status) is None:
@@ -101,7 +116,7 @@ def _not_sent(probe: Probe, response: httpx.Response, promised: list[ResponsePro
     ]
 
 
-def _refusal(probe: Probe, response: httpx.Response) -> list[Finding]:
+def _refusal(probe: Probe, response: Received) -> list[Finding]:
     status = response.status_code
     if probe.expect != REJECT:
         return []
@@ -123,7 +138,7 @@ def _refusal(probe: Probe, response: httpx.Response) -> list[Finding]:
     return []
 
 
-def _auth(probe: Probe, response: httpx.Response) -> list[Finding]:
+def _auth(probe: Probe, response: Received) -> list[Finding]:
     status = response.status_code
     expected = {UNAUTHORIZED: 401, FORBIDDEN: 403}.get(probe.expect)
     if expected is None:
@@ -152,7 +167,7 @@ def _auth(probe: Probe, response: httpx.Response) -> list[Finding]:
     ]
 
 
-def _extra_fields(probe: Probe, response: httpx.Response) -> list[Finding]:
+def _extra_fields(probe: Probe, response: Received) -> list[Finding]:
     spec = probe.operation.response(response.status_code)
     if spec is None or spec.schema is None:
         return []

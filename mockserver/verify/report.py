@@ -48,11 +48,11 @@ def curl(probe: Probe, base_url: str) -> str:
     return " ".join(shlex.quote(part) for part in parts)
 
 
-def _when(seconds: float) -> str:
+def when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
@@ -61,7 +61,7 @@ def verdict(result: VerifyResult) -> str:
         return f"could not run: {result.fatal}"
     vendor, gaps = result.findings.vendor_drift(), result.findings.fidelity_gaps()
     if vendor or gaps:
-        return f"DRIFTED: {_plural(len(vendor), 'vendor drift')}, {_plural(len(gaps), 'fidelity gap')}"
+        return f"DRIFTED: {plural(len(vendor), 'vendor drift')}, {plural(len(gaps), 'fidelity gap')}"
     if result.setup_problems:
         return f"could not check everything: {result.setup_problems[0]}"
     return "conforms to the contract"
@@ -114,7 +114,7 @@ def terminal(result: VerifyResult, report_written: bool) -> str:
     gaps = result.coverage.not_checked()
     if gaps:
         lines.append(
-            f"not checked: {_plural(len(gaps), 'rule')}" + (", each with why in the report" if report_written else "")
+            f"not checked: {plural(len(gaps), 'rule')}" + (", each with why in the report" if report_written else "")
         )
         if not report_written:
             lines += [f"  {g.version} {g.operation_id}: {g.rule}: {g.reason}" for g in gaps]
@@ -125,8 +125,8 @@ def terminal(result: VerifyResult, report_written: bool) -> str:
 
 
 # -- Markdown --------------------------------------------------------------------------------------------
-def _finding_markdown(finding: Finding, base_url: str) -> list[str]:
-    seen = f"seen {_plural(finding.count, 'time')}"
+def finding_markdown(finding: Finding, base_url: str) -> list[str]:
+    seen = f"seen {plural(finding.count, 'time')}"
     lines = [f"#### {finding.title}", "", f"- **ledger:** `{finding.behaviour}`"]
     if finding.fidelity_gap:
         lines.append(f"- **lcphone's sandbox:** {finding.sandbox_did or '(not asked)'}")
@@ -149,7 +149,7 @@ def _head(result: VerifyResult) -> list[str]:
         "",
         f"- **target:** {options.base_url} (location `{options.location_id}`, token `{mask(options.token)}`)",
         f"- **versions:** {', '.join(options.versions)}",
-        f"- **run:** {_when(result.started)}, {len(result.exchanges)} requests in "
+        f"- **run:** {when(result.started)}, {len(result.exchanges)} requests in "
         f"{result.finished - result.started:.1f} s",
         f"- **purchases:** {purchases}"
         + ("" if options.allow_purchase else " (read-only run)")
@@ -171,7 +171,7 @@ def _findings_markdown(result: VerifyResult) -> list[str]:
         for where in dict.fromkeys((f.version, f.operation_id) for f in findings):
             lines += [f"### {where[0]}: {where[1]}", ""]
             for finding in (f for f in findings if (f.version, f.operation_id) == where):
-                lines += _finding_markdown(finding, result.options.base_url)
+                lines += finding_markdown(finding, result.options.base_url)
     return lines
 
 
@@ -231,7 +231,7 @@ def junit_xml(result: VerifyResult) -> str:
         failures=str(len(drifts)),
         errors="1" if result.fatal or result.setup_problems else "0",
         skipped="0",
-        timestamp=_when(result.started),
+        timestamp=when(result.started),
         time=f"{result.finished - result.started:.3f}",
     )
     if result.fatal:
@@ -265,4 +265,20 @@ def junit_xml(result: VerifyResult) -> str:
         ET.SubElement(case, "skipped", message=gap.reason)
     suite.set("tests", str(len(suite)))
     suite.set("skipped", str(len(result.coverage.not_checked())))
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+# -- a run that could not run -------------------------------------------------------------------------------
+def could_not_run_markdown(why: str, base_url: str) -> str:
+    return "\n".join([
+        "# lcphone verify report", "", f"- **target:** {base_url}", f"- **run:** {when(time.time())}",
+        f"- **verdict:** could not run: {why}", "",
+        "Nothing was checked: fix what the verdict names (a setting, a secret, the target) and run again.", "",
+    ])  # fmt: skip
+
+
+def could_not_run_junit(why: str, base_url: str) -> str:
+    suite = ET.Element("testsuite", name="lcphone verify", tests="1", failures="0", errors="1", skipped="0",
+                       timestamp=when(time.time()), time="0.000")  # fmt: skip
+    _error_case(suite, "verify could run", f"could not run against {base_url}: {why}")
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)

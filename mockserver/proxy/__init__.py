@@ -1,0 +1,1 @@
+"""`lcphone proxy`: a reverse proxy to a real API that checks both sides of every exchange against the contract."""
