@@ -47,7 +47,8 @@ def _row(output: str, operation: str, version: str) -> str:
 
 def test_the_table_shows_what_the_tests_received_and_what_they_never_did(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USER_TESTS)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--lcphone-coverage")
+    # importlib: the suite itself may have imported examples/test_lcphone_client.py under the same module name.
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--import-mode=importlib", "--lcphone-coverage")
     result.assert_outcomes(passed=4)
     output = result.stdout.str()
     assert "lcphone contract coverage" in output
@@ -168,7 +169,8 @@ def test_the_admin_api_shows_the_coverage_of_the_journal(sandbox, raw_http: http
 def test_the_examples_coverage_table_is_the_readmes(pytester: pytest.Pytester) -> None:
     for name in ("lcphone_client.py", "test_lcphone_client.py"):
         pytester.makepyfile(**{name[:-3]: (ROOT / "examples" / name).read_text()})
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--lcphone-coverage")
+    # importlib: the suite itself may have imported examples/test_lcphone_client.py under the same module name.
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--import-mode=importlib", "--lcphone-coverage")
     result.assert_outcomes(passed=8)
     lines = result.stdout.str().split("lcphone contract coverage =")[1].splitlines()[1:]
     table = lines[: next(i for i, line in enumerate(lines) if line.startswith("contract coverage:")) + 1]
