@@ -13,6 +13,7 @@ import pytest
 import system_chromium
 from helpers import LOCATION, TOKEN, auth
 from mockserver import Sandbox
+from mockserver.serve.process import ServeProcess
 from mockserver.serve.thread import SandboxServer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
@@ -155,7 +156,7 @@ def test_first_paint_with_a_full_journal(browser, served: SandboxServer, record_
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{served.base_url}/__admin/ui")
-    page.wait_for_selector("#journal-count:has-text('10000 request(s) held')", timeout=10_000)
+    page.wait_for_selector("#journal-count:has-text('10000 request(s) in the journal')", timeout=10_000)
     page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
     paint = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
     shown = page.evaluate("performance.getEntriesByName('journal-shown')[0].startTime")
@@ -166,3 +167,23 @@ def test_first_paint_with_a_full_journal(browser, served: SandboxServer, record_
     assert page.locator("#journal-table tr.entry").count() == 500  # the newest; the rest stays on the server
     assert "the newest 500 loaded" in page.inner_text("#journal-count")
     context.close()
+
+
+def test_the_proxys_page_shows_both_verdicts_of_an_exchange(browser) -> None:
+    with (
+        ServeProcess("--drift", "legacy-names") as staging,
+        ServeProcess("--target", staging.base_url, command="proxy") as proxy,
+    ):
+        context = browser.new_context()
+        opened = context.new_page()
+        opened.goto(f"{proxy.base_url}/__admin/ui")
+        assert f"Point your client at {proxy.base_url}" in opened.inner_text("#overview")
+        assert "refused by the proxy, never sent" in opened.inner_text("#overview")
+        opened.wait_for_selector("#journal-state:text('live')")
+        assert active(proxy.base_url).status_code == 200
+        row = opened.wait_for_selector("#journal-table tr.entry.broken", timeout=3000)
+        assert "kept the contract" in row.inner_text() and "vendor drift (1)" in row.inner_text()
+        row.click()
+        details = opened.wait_for_selector("#journal-table tr.details").inner_text()
+        assert "No rule of the contract broken." in details and "answer, vendor drift:" in details
+        context.close()

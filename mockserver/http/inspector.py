@@ -40,7 +40,7 @@ UI_PATH = "/__admin/ui"
 
 
 @functools.lru_cache(maxsize=4)
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
     return (resources.files("mockserver.http") / "inspector_assets" / name).read_text(encoding="utf-8")
 
 
@@ -61,19 +61,37 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _page(title: str, body: str, csrf: str = "", base: str = "") -> str:
+def page_html(title: str, body: str, csrf: str = "", base: str = "") -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width, initial-scale=1'>"
         f"<meta name=lcphone-csrf content='{_e(csrf)}'><meta name=lcphone-base content='{_e(base)}'>"
         f"<link rel=icon type='image/svg+xml' href='/favicon.ico'>"
-        f"<title>{_e(title)}</title><style>{_asset('inspector.css')}</style></head><body>{body}</body></html>"
+        f"<title>{_e(title)}</title><style>{asset('inspector.css')}</style></head><body>{body}</body></html>"
+    )
+
+
+def journal_panel(locations: list[str], operations: list[str], answers: bool = False) -> str:
+    """The live journal, its filters and, for a proxy, a column with the verdict on the target's answer."""
+    return (
+        "<section id=journal><h2>Journal <span id=journal-state class='muted mono'>connecting</span></h2>"
+        "<div class=filters>"
+        f"<select id=filter-location><option value=''>every location</option>"
+        f"{''.join(f'<option>{_e(location)}</option>' for location in locations)}</select>"
+        f"<select id=filter-operation><option value=''>every operation</option>"
+        f"{''.join(f'<option>{_e(operation)}</option>' for operation in operations)}</select>"
+        "<label><input type=checkbox id=filter-violations> violations only</label>"
+        "<label><input type=checkbox id=show-tokens> show tokens in curl</label>"
+        "<button id=clear-journal>Clear</button> <span id=journal-count class=muted></span></div>"
+        "<table id=journal-table><thead><tr><th>time</th><th>method</th><th>path</th><th>version</th>"
+        f"<th>status</th><th>{'request' if answers else 'contract'}</th>"
+        f"{'<th class=answer>answer</th>' if answers else ''}</tr></thead><tbody></tbody></table></section>"
     )
 
 
 def key_form(failed: bool = False) -> str:
     problem = "<p class=bad>That is not the admin key.</p>" if failed else ""
-    return _page(
+    return page_html(
         "lcphone inspector: admin key",
         (
             "<section class=keyform><h2>lcphone inspector</h2>"
@@ -90,11 +108,15 @@ class Inspector:
     def __init__(self, sandbox: ControlPlane) -> None:
         self.sandbox = sandbox
 
+    @property
+    def admin_key(self) -> str | None:
+        return self.sandbox.admin_key
+
     # -- routes -------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
         if cross_origin(request):
             return error_response(other_origin_refused("The inspector"))
-        if not key_accepted(self.sandbox.admin_key, request):
+        if not key_accepted(self.admin_key, request):
             return HTMLResponse(key_form(), status_code=401)
         return HTMLResponse(self.render(request))
 
@@ -104,7 +126,7 @@ class Inspector:
             return error_response(other_origin_refused("The inspector"))
         raw = await request.body()
         key = parse_qs(raw[:4096].decode("utf-8", "replace")).get("key", [""])[0]  # a urlencoded form
-        admin_key = self.sandbox.admin_key
+        admin_key = self.admin_key
         if admin_key is None:
             return RedirectResponse(UI_PATH, status_code=303)
         if not key_accepted(admin_key, _with_key(request, key)):
@@ -115,7 +137,7 @@ class Inspector:
 
     async def favicon(self, request: Request) -> Response:
         """Browsers ask every origin for one; answered here so that it never reaches the journal as a stray call."""
-        return Response(_asset("favicon.svg"), media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+        return Response(asset("favicon.svg"), media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
     async def contracts(self, request: Request) -> Response:
         return json_response(
@@ -149,17 +171,16 @@ class Inspector:
 
     # -- the page -----------------------------------------------------------------
     def render(self, request: Request) -> str:
-        sandbox = self.sandbox
         base = base_url(request)
         body = (
             f"<header><h1>lcphone inspector</h1><span class=where>{_e(base)}</span>"
             f"<span class=where>versions {_e(', '.join(version_registry().names))}</span></header>"
             "<div id=message></div><main><div>"
-            f"{self._overview()}{self._actions()}</div><div>{self._tabs()}{self._journal()}{self._coverage()}"
+            f"{self._overview()}{self._actions()}</div><div>{self.tabs()}{self._journal()}{self.coverage_panel()}"
             f"{self._locations()}</div></main>"
-            f"<script>{_asset('inspector.js')}</script>"
+            f"<script>{asset('inspector.js')}</script>"
         )
-        return _page("lcphone inspector", body, csrf_token(sandbox.admin_key), base)
+        return page_html("lcphone inspector", body, csrf_token(self.admin_key), base)
 
     def _overview(self) -> str:
         sandbox = self.sandbox
@@ -245,14 +266,14 @@ class Inspector:
         ]
 
     @staticmethod
-    def _tabs() -> str:
+    def tabs() -> str:
         return (
             "<nav class=tabs><button class='tab on' data-tab=journal>Journal</button>"
             "<button class=tab data-tab=coverage>Coverage</button></nav>"
         )
 
     @staticmethod
-    def _coverage() -> str:
+    def coverage_panel() -> str:
         """Which of the API's outcomes the journal's requests received (filled in from /__admin/coverage)."""
         return (
             "<section id=coverage hidden><h2>Contract coverage <span id=coverage-percent class=muted></span></h2>"
@@ -263,19 +284,8 @@ class Inspector:
         )
 
     def _journal(self) -> str:
-        locations = "".join(f"<option>{_e(loc['id'])}</option>" for loc in self.sandbox.describe_locations())
-        operations = "".join(f"<option>{_e(o)}</option>" for o in self.sandbox.operations.ids)
-        return (
-            "<section id=journal><h2>Journal <span id=journal-state class='muted mono'>connecting</span></h2>"
-            "<div class=filters>"
-            f"<select id=filter-location><option value=''>every location</option>{locations}</select>"
-            f"<select id=filter-operation><option value=''>every operation</option>{operations}</select>"
-            "<label><input type=checkbox id=filter-violations> violations only</label>"
-            "<label><input type=checkbox id=show-tokens> show tokens in curl</label>"
-            "<button id=clear-journal>Clear</button> <span id=journal-count class=muted></span></div>"
-            "<table id=journal-table><thead><tr><th>time</th><th>method</th><th>path</th><th>version</th>"
-            "<th>status</th><th>contract</th></tr></thead><tbody></tbody></table></section>"
-        )
+        locations = [location["id"] for location in self.sandbox.describe_locations()]
+        return journal_panel(locations, self.sandbox.operations.ids)
 
     def _locations(self) -> str:
         rows = []

@@ -16,7 +16,9 @@ from ..contract.coverage import CoverageReport
 from ..errors import ApiError
 from ..http.admin import journal_page
 from ..http.admin_access import ADMIN_KEY_HEADER, cross_origin, key_accepted, other_origin_refused
+from ..http.inspector import UI_PATH
 from ..http.rendering import error_response, json_response
+from .inspector import ProxyInspector
 
 if TYPE_CHECKING:
     from .app import Proxy
@@ -63,7 +65,19 @@ def admin_app(proxy: Proxy) -> Starlette:
         ("/__admin/journal", clear_journal, "DELETE"),
         ("/__admin/coverage", coverage, "GET"),
     ]
+    inspector = ProxyInspector(proxy)
+    table += [
+        ("/__admin/contracts", inspector.contracts, "GET"),
+        ("/__admin/contracts/{name}", inspector.contract, "GET"),
+    ]
     routes = [Route(path, endpoint=_guarded(proxy, endpoint), methods=[method]) for path, endpoint, method in table]
+    routes += [  # the page and its key form handle access themselves, as the sandbox's do
+        Route(UI_PATH, endpoint=inspector.page, methods=["GET"]),
+        Route(f"{UI_PATH}/session", endpoint=inspector.session, methods=["POST"]),
+        Route("/openapi.json", endpoint=inspector.openapi, methods=["GET"]),
+        Route("/openapi.yaml", endpoint=inspector.openapi, methods=["GET"]),
+        Route("/favicon.ico", endpoint=inspector.favicon, methods=["GET"]),
+    ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.router.redirect_slashes = False
     return app

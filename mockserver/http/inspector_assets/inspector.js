@@ -4,6 +4,8 @@
   const csrf = document.querySelector('meta[name="lcphone-csrf"]').content;
   const base = document.querySelector('meta[name="lcphone-base"]').content;
   const table = document.querySelector("#journal-table tbody");
+  // A proxy's page has a column more: the verdict on the target's answer.
+  const answers = document.querySelector("#journal-table th.answer") !== null;
   const state = { last: 0, total: 0, entries: [], open: new Set(), showTokens: false };
   const filters = {
     location: document.getElementById("filter-location"),
@@ -55,8 +57,10 @@
     return td;
   }
 
+  function answerBroken(entry) { return Boolean(entry.answer && !entry.answer.conforms); }
+
   function visible(entry) {
-    if (filters.violations.checked && entry.conforms) return false;
+    if (filters.violations.checked && entry.conforms && !answerBroken(entry)) return false;
     if (filters.location.value && entry.locationId !== filters.location.value) return false;
     if (filters.operation.value && (entry.operationId || "") !== filters.operation.value) return false;
     return true;
@@ -67,7 +71,7 @@
     const shown = state.entries.filter(visible).slice(-500).reverse();
     for (const entry of shown) {
       const row = document.createElement("tr");
-      row.className = "entry" + (entry.conforms ? "" : " broken");
+      row.className = "entry" + (entry.conforms && !answerBroken(entry) ? "" : " broken");
       row.dataset.sequence = entry.sequence;
       cell(row, new Date(entry.at * 1000).toLocaleTimeString(), "muted mono");
       cell(row, entry.method, "mono");
@@ -79,21 +83,51 @@
       badge.className = "badge " + (entry.conforms ? "ok" : "bad");
       badge.textContent = entry.conforms ? "kept the contract" : `broke it (${entry.violations.length})`;
       verdict.appendChild(badge);
+      if (answers) row.insertCell().appendChild(answerBadge(entry));
       rows.appendChild(row);
       if (state.open.has(entry.sequence)) rows.appendChild(details(entry));
     }
     table.replaceChildren(rows);
     if (state.entries.length && !performance.getEntriesByName("journal-shown").length) performance.mark("journal-shown");
     document.getElementById("journal-count").textContent =
-      `${state.total} request(s) held by the sandbox; ${shown.length} shown` +
+      `${state.total} request(s) in the journal; ${shown.length} shown` +
       (state.total > state.entries.length ? ` (the newest ${state.entries.length} loaded)` : "");
+  }
+
+  function answerBadge(entry) {
+    const badge = document.createElement("span");
+    const answer = entry.answer;
+    if (!answer) {  // refused by the proxy itself: never sent to the target
+      badge.className = "badge muted";
+      badge.textContent = "not sent";
+    } else {
+      const counts = new Map();  // "vendor drift", "fidelity gap", "no answer"
+      for (const problem of answer.problems) counts.set(problem.verdict, (counts.get(problem.verdict) || 0) + 1);
+      badge.className = "badge " + (answer.conforms ? "ok" : "bad");
+      badge.textContent = answer.conforms ? "kept the contract"
+        : [...counts].map(([verdict, count]) => `${verdict} (${count})`).join(", ");
+    }
+    return badge;
+  }
+
+  function answerProblems(entry, td) {
+    for (const problem of entry.answer.problems) {
+      const line = document.createElement("div");
+      line.className = "violation";
+      line.innerHTML = '<span class="bad"></span> <span class="muted"></span> <code></code>';
+      line.children[0].textContent = `answer, ${problem.verdict}: ${problem.title}: ${problem.found}`;
+      line.children[1].textContent = `[${problem.ledger}] expected:`;
+      line.children[2].textContent = problem.expected;
+      td.appendChild(line);
+    }
+    if (entry.answer.conforms) td.insertAdjacentHTML("beforeend", '<div class="ok">The answer kept the contract and the ledger.</div>');
   }
 
   function details(entry) {
     const row = document.createElement("tr");
     row.className = "details";
     const td = row.insertCell();
-    td.colSpan = 6;
+    td.colSpan = answers ? 7 : 6;
     for (const violation of entry.violations) {
       const line = document.createElement("div");
       line.className = "violation";
@@ -104,6 +138,7 @@
       td.appendChild(line);
     }
     if (!entry.violations.length) td.insertAdjacentHTML("beforeend", '<div class="ok">No rule of the contract broken.</div>');
+    if (entry.answer) answerProblems(entry, td);
     const command = document.createElement("pre");
     command.className = "curl";
     command.textContent = curl(entry);
@@ -147,6 +182,7 @@
 
   function on(id, handler) {
     const element = document.getElementById(id);
+    if (!element) return;  // the proxy's page has no sandbox actions
     element.addEventListener(element.tagName === "FORM" ? "submit" : "click", async (event) => {
       event.preventDefault();
       try { await handler(element); } catch (error) { say(error.message, true); }
