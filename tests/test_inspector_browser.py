@@ -46,8 +46,8 @@ def page(browser, served: SandboxServer):
     context.close()
 
 
-def active(base_url: str, **params) -> httpx.Response:
-    return httpx.get(f"{base_url}/phone-system/numbers/location/{LOCATION}", params=params, headers=auth(TOKEN))
+def active(base_url: str, token: str = TOKEN, **params) -> httpx.Response:
+    return httpx.get(f"{base_url}/phone-system/numbers/location/{LOCATION}", params=params, headers=auth(token))
 
 
 def test_the_page_shows_the_sandbox(page, served: SandboxServer) -> None:
@@ -187,3 +187,10 @@ def test_the_proxys_page_shows_both_verdicts_of_an_exchange(browser) -> None:
         details = opened.wait_for_selector("#journal-table tr.details").inner_text()
         assert "No rule of the contract broken." in details and "answer, vendor drift:" in details
         context.close()
+
+
+def test_a_401_for_an_unknown_token_says_so(page, served: SandboxServer) -> None:
+    assert active(served.base_url, token="pit-not-known-here").status_code == 401
+    row = page.wait_for_selector("#journal-table tr.entry:has-text('unknown token')", timeout=1000)
+    row.click()
+    assert "GET /__admin/locations" in page.inner_text("#journal-table tr.details")

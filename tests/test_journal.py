@@ -130,3 +130,18 @@ def test_the_admin_api_journal_names_each_answers_outcome(raw_http: httpx.Client
     raw_http.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth(), params={"page": 9})
     [entry] = raw_http.get("/__admin/journal").json()["requests"]
     assert entry["outcomes"] == ["page-past-the-end"] and entry["conforms"] is True
+
+
+def test_a_401_says_whether_the_token_was_unknown_or_missing_and_where_the_tokens_are(raw_http) -> None:
+    path = f"/phone-system/numbers/location/{LOCATION}"
+    assert raw_http.get(path, headers=auth("pit-not-a-token-of-this-sandbox")).json()["message"] == "Invalid JWT"
+    raw_http.get(path, headers={"Version": "v3"})
+    raw_http.get(path, headers=auth())
+    unknown, missing, known = raw_http.get("/__admin/journal", params={"showTokens": "true"}).json()["requests"]
+    assert unknown["conforms"] and unknown["status"] == 401
+    assert unknown["note"].startswith("unknown token: the sandbox knows no token pit-****")
+    assert "not-a-token" not in unknown["note"] and "GET /__admin/locations" in unknown["note"]
+    assert missing["note"].startswith("no token: send Authorization: Bearer <token>")
+    assert "note" not in known
+    tokens = raw_http.get("/__admin/locations").json()
+    assert any(token for location in tokens["locations"] for token in location["tokens"])  # where the note points

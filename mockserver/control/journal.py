@@ -50,6 +50,16 @@ def mask(token: str | None) -> str | None:
     return token[:4] + MASK if len(token) > 8 else MASK
 
 
+TOKENS_LISTED = "the sandbox's tokens are in its banner, at GET /__admin/locations and on the inspector page"
+
+
+def unauthorized_note(token: str | None) -> str:
+    """Why a 401 answered as the vendor does ("Invalid JWT") was given, which the vendor's answer never says."""
+    if token:
+        return f"unknown token: the sandbox knows no token {mask(token)}; {TOKENS_LISTED}"
+    return f"no token: send Authorization: Bearer <token>; {TOKENS_LISTED}"
+
+
 @dataclass(slots=True)  # made for every request: a frozen dataclass costs three times as much to build
 class RequestDetails:
     """What it takes to replay a request: the headers that matter and the body, each cut to a fixed size."""
@@ -138,6 +148,7 @@ class JournalEntry:
     request: RequestDetails = field(default_factory=RequestDetails)
     outcomes: tuple[str, ...] = ()  # what the answer was (`success`, `sold`, `no-match`...), and faults injected
     answer: AnswerCheck | None = None  # a real API's answer, checked (the proxy, the plugin's remote mode)
+    note: str | None = None  # why an answer that kept the contract may still surprise (an unknown token...)
 
     @property
     def conforms(self) -> bool:
@@ -192,6 +203,8 @@ class JournalEntry:
         }
         if self.answer is not None:
             found["answer"] = self.answer.to_api()
+        if self.note:
+            found["note"] = self.note
         return found
 
 
@@ -230,6 +243,7 @@ class Journal:
         request: RequestDetails | None = None,
         outcomes: tuple[str, ...] = (),
         answer: AnswerCheck | None = None,
+        note: str | None = None,
     ) -> JournalEntry:
         with self._lock:
             self._sequence += 1
@@ -248,6 +262,7 @@ class Journal:
                 request or RequestDetails(),
                 outcomes,
                 AnswerCheck(answer.problems[:20]) if answer is not None and len(answer.problems) > 20 else answer,
+                note,
             )
             self._entries.append(entry)
             self._bytes += entry.size

@@ -18,7 +18,7 @@ from ..contract.conformance import Conformance
 from ..contract.operations import Operation
 from ..contract.requests import MAX_BODY_BYTES, Violation
 from ..control.exchange import Exchange
-from ..control.journal import RequestDetails
+from ..control.journal import RequestDetails, unauthorized_note
 from ..domain.models import Location
 from ..errors import ApiError
 from ..views import view_for
@@ -133,6 +133,7 @@ class Gateway:
                 request.token, headers.get("version"), headers.get("content-type"), body, headers.get("x-lcphone-test")
             ),
             outcomes=outcomes,
+            note=unauthorized_note(request.token) if "unauthorized" in outcomes else None,
         )
 
     async def _serve(self, exchange: Exchange, version: str) -> None:

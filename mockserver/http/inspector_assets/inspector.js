@@ -83,6 +83,12 @@
       badge.className = "badge " + (entry.conforms ? "ok" : "bad");
       badge.textContent = entry.conforms ? "kept the contract" : `broke it (${entry.violations.length})`;
       verdict.appendChild(badge);
+      if (entry.note) {  // e.g. a 401 for a token the sandbox does not know
+        const note = document.createElement("span");
+        note.className = "note warn";
+        note.textContent = " " + entry.note.split(":")[0];
+        verdict.appendChild(note);
+      }
       if (answers) row.insertCell().appendChild(answerBadge(entry));
       rows.appendChild(row);
       if (state.open.has(entry.sequence)) rows.appendChild(details(entry));
@@ -138,6 +144,12 @@
       td.appendChild(line);
     }
     if (!entry.violations.length) td.insertAdjacentHTML("beforeend", '<div class="ok">No rule of the contract broken.</div>');
+    if (entry.note) {
+      const note = document.createElement("div");
+      note.className = "warn";
+      note.textContent = entry.note;
+      td.appendChild(note);
+    }
     if (entry.answer) answerProblems(entry, td);
     const command = document.createElement("pre");
     command.className = "curl";
