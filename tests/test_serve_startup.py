@@ -196,7 +196,13 @@ def test_a_scenario_file_that_does_not_parse_says_where(tmp_path: Path) -> None:
     path.write_text("name: s\nlocations:\n  - id: [unclosed\n")
     with pytest.raises(ScenarioError) as refused:
         Scenario.from_file(path)
-    assert refused.value.problems[0].startswith("scenario: not valid YAML at line")
+    assert refused.value.problems[0].startswith(f"scenario {path}: not valid YAML at line 4")
+    started = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "serve", "--scenario", str(path), "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert started.returncode == 2 and f"{path}: not valid YAML at line 4" in started.stderr
+    assert "Traceback" not in started.stderr
 
 
 def test_sqlite_state_is_sound_after_a_refused_start(tmp_path: Path) -> None:

@@ -36,6 +36,10 @@ class ScenarioError(ValueError):
         self.problems = problems
 
 
+def _in_file(problem: str, path: Path) -> str:
+    return f"scenario {path}: {problem.removeprefix('scenario: ')}"
+
+
 def fixtures_dir() -> Path:
     """Where the shipped scenarios are: inside the installed package, or `fixtures/` of a checkout."""
     packaged = _HERE.parent / "fixtures"
@@ -138,7 +142,10 @@ class Scenario:
             text = path.read_bytes()
         except OSError as error:
             raise ScenarioError([f"scenario: cannot read {path}: {error.strerror}"]) from None
-        return cls.from_yaml(text)
+        try:
+            return cls.from_yaml(text)
+        except ScenarioError as error:  # each problem names the file, as an editor's "file:line" would
+            raise ScenarioError([_in_file(problem, path) for problem in error.problems]) from None
 
     @classmethod
     def default(cls) -> Scenario:
