@@ -118,7 +118,7 @@ DRIFTS = [
         "not enforced: auth: a token without the scope",
     ),
     # The behaviours of the fidelity ledger: answers of the right shape that mean something else.
-    ("ignores-first-part", [], "search.first-part"),
+    ("ignores-first-part", [], "numbers do not: +1"),
     ("ignores-last-part", [], "search.last-part"),
     ("ignores-anywhere", [], "search.anywhere"),
     ("ignores-capabilities", [], "search.capabilities"),
@@ -128,6 +128,7 @@ DRIFTS = [
     ("ignores-page-size", [], "active.page-size"),
     ("ignores-skip-number-pool", [], "active.skip-number-pool"),
     ("search-filter-digits-only", [], "active.search-filter"),
+    ("ignores-first-part", [], "(each must begin with 415, can send SMS and be local)"),
     ("wrong-total", [], "active.total"),
     ("envelope-status-code", [], "wrong type at `statusCode`"),
     ("bare-errors", [], "not sent: `statusCode`"),

@@ -140,6 +140,14 @@ def _numbers(answer: Answer | None) -> list[dict[str, Any]] | None:
     return [n for n in numbers if isinstance(n, dict)] if isinstance(numbers, list) else None
 
 
+_INFINITIVES = {"begins": "begin", "ends": "end", "has": "have", "is": "be"}
+
+
+def _must(wanted: str) -> str:
+    """ "begins with 415, can send SMS and is local" as what each number must do: "begin with 415, ... be local"."""
+    return " ".join(_INFINITIVES.get(word, word) for word in wanted.split(" "))
+
+
 def _every(behaviour: str, key: str, probe: Probe, answer: Answer | None, test, wanted: str) -> Observation:
     """Whether every number of a search answer passes `test`; `wanted` says what each must be."""
     numbers = _numbers(answer)
@@ -152,7 +160,7 @@ def _every(behaviour: str, key: str, probe: Probe, answer: Answer | None, test, 
     if not failing:
         return Observation(behaviour, key, True, probe, f"each of its {len(numbers)} numbers {wanted}", status)
     shown = ", ".join(failing[:3]) + (" ..." if len(failing) > 3 else "")
-    summary = f"{len(failing)} of its {len(numbers)} numbers do not: {shown} (each must {wanted.replace('is ', 'be ')})"
+    summary = f"{len(failing)} of its {len(numbers)} numbers do not: {shown} (each must {_must(wanted)})"
     return Observation(behaviour, key, False, probe, summary, status)
 
 
