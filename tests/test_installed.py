@@ -141,8 +141,14 @@ def check_a_missing_secret_fails_the_job(installed: Installed) -> None:
 def check_the_documented_commands(installed: Installed, staging: ServeProcess) -> None:
     version = installed.shell("lcphone --version")
     assert version.returncode == 0 and re.fullmatch(r"lcphone \d+\.\d+\.\d+\s*", version.stdout)
-    for command in ("lcphone --help", "lcphone serve --help", "lcphone verify --help", "lcphone contract diff --help"):
+    documented = ("lcphone --help", "lcphone serve --help", "lcphone verify --help", "lcphone proxy --help",
+                  "lcphone contract diff --help")  # fmt: skip
+    for command in documented:
         assert installed.shell(command).returncode == 0, command
+    # The proxy's own dependencies came with the install: an unreachable target is its one line and exit 2.
+    unreachable = installed.shell("lcphone proxy --target http://127.0.0.1:9 --port 0")
+    assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr, unreachable.stderr
+    assert "http://127.0.0.1:9" in unreachable.stderr
     drifting = installed.shell(
         f"lcphone verify --base-url {staging.base_url} --api-version v3 --generated 1",
         LCPHONE_TOKEN="pit-bright-full-access-000000004",
