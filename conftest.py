@@ -7,6 +7,10 @@ reproduces. `LCPHONE_HYPOTHESIS_PROFILE=explore` draws new examples instead.
 
 import os
 
+# httpx imports httpcore only when its first client is made, and maps httpcore's exceptions to its own through a
+# table it fills then. Were that first client made inside an in-process pytester run, the run's end would drop
+# that httpcore from sys.modules and every later httpx error would escape as a bare httpcore one.
+import httpcore  # noqa: F401
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
