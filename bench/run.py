@@ -10,8 +10,9 @@ asserted):
   3. where the time goes (py-spy), now and before the optimisations (bench/profile-before.md);
   4. the pytest fixtures' cost per test; 5. start-up; 6. scale with the inventory;
   7. the property suites; 8. the inspector page's first paint; 9. reliability: attacks and a soak;
-  10. what `lcphone proxy` adds to an exchange, against the direct call.
-wrk, Java and PostgreSQL come from the distribution, the peers from the npm registry (installed when missing).
+  10. what `lcphone proxy` adds to an exchange, against the direct call; 11. the ASGI server (uvicorn, granian).
+wrk, Java and PostgreSQL come from the distribution, the peers from the npm registry, granian from PyPI (each installed
+when missing).
 `--before CHECKOUT` adds a row for the lcphone of another checkout (an earlier commit).
 """
 
@@ -536,6 +537,32 @@ def proxy(requests: int) -> None:
     )
 
 
+# -- 11. the ASGI server ------------------------------------------------------------------------------------
+
+
+def servers(seconds: float, rounds: int) -> None:
+    section("11. The ASGI server: lcphone's app under uvicorn (httptools, uvloop) and under granian, one worker each")
+    import servers as compared
+
+    if ensure_wrk() is None or not compared.ensure_granian():
+        note("wrk or granian could not be installed on this machine: skipped.")
+        return
+    best = compared.compare(seconds, rounds)
+    lines = []
+    for operation in compared.OPERATIONS:
+        uvicorn, granian = best["uvicorn"][operation.key], best["granian"][operation.key]
+        lines.append(load_row(f"{operation.title}: uvicorn", uvicorn, ""))
+        lines.append(load_row(f"{operation.title}: granian", granian, f"{uvicorn.rps / granian.rps:.2f}x"))
+    table(["operation: server", "requests/s", "p50 ms", "p99 ms", "CPU us/request", "uvicorn / this", "failed"], lines)
+    rows.append("")
+    note(
+        f"The same app (bench/served_app.py), the best of {rounds} alternating rounds of each. `lcphone serve` stays "
+        "on uvicorn: its guards (the connection cap that makes room from the slowest connections, the header and "
+        "body timeouts, the header-size bound) are built on uvicorn's HTTP protocol, and granian has no hook for "
+        "them (contracts/DECISIONS.md, D40)."
+    )
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -555,7 +582,7 @@ def main() -> int:
     parser.add_argument(
         "--sections",
         type=lambda text: {int(n) for n in text.split(",")},
-        default=set(range(1, 11)),
+        default=set(range(1, 12)),
         metavar="N,N",
         help="run only these sections (e.g. 1,2); results.md is written only when all run",
     )
@@ -587,6 +614,7 @@ def main() -> int:
         lambda: inspector(1 if quick else 5),
         lambda: reliability(10 if quick else 180),
         lambda: proxy(200 if quick else 2000),
+        lambda: servers(1 if quick else 4, 1 if quick else 2),
     ]
     for number, step in enumerate(steps, 1):
         if number in sections:
