@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -234,7 +235,7 @@ def test_the_quick_start_commands_are_the_dev_scripts() -> None:
     assert '-m pytest -n auto "$@"' in script
 
 
-def test_the_banner_is_the_one_lcphone_serve_prints(served: ServeProcess) -> None:
+def test_the_banner_is_the_one_lcphone_serve_prints(served: ServeProcess, base_url: str) -> None:
     shown = block("banner").splitlines()
     assert served.banner == [line.replace(SHOWN_URL, served.base_url) for line in shown]
     # and its "Try:" line works as printed
@@ -331,21 +332,27 @@ def test_the_js_sdk_recipe_runs_in_node(js_sdk: Path, base_url: str, tmp_path: P
 
 # --- the suites, verify, the proxy ------------------------------------------------------------------------------
 
-SMALL_BUDGETS = {"LCPHONE_SUITE_EXAMPLES": "5", "LCPHONE_MODEL_EXAMPLES": "2", "LCPHONE_MODEL_STEPS": "5"}
+SMALL_BUDGETS = {"LCPHONE_SUITE_EXAMPLES": "4", "LCPHONE_MODEL_EXAMPLES": "2", "LCPHONE_MODEL_STEPS": "5"}
 
 
-def test_the_suites_run_in_process_and_against_a_url(base_url: str, tmp_path: Path) -> None:
-    script = replaced(
-        block("suites"),
-        (".venv/bin/", f"{BIN}/"),
-        ("LCPHONE_TOKEN=...", f"LCPHONE_TOKEN={TOKEN}"),
-        ("https://staging.example", base_url),
-        ("LOCATION_ID", LOCATION),
-    )
+@pytest.mark.parametrize("where", ["in-process", "url"])
+def test_the_suites_run_in_process_and_against_a_url(where: str, base_url: str, tmp_path: Path) -> None:
+    """The block's first line (the sandbox in-process), then the rest (against a URL): two tests, for xdist."""
+    first, *rest = block("suites").splitlines()
+    assert first.endswith("# the sandbox in-process"), first
+    if where == "in-process":
+        script = replaced(first, (".venv/bin/", f"{BIN}/"))
+    else:
+        script = replaced(
+            "\n".join(rest),
+            (".venv/bin/", f"{BIN}/"),
+            ("LCPHONE_TOKEN=...", f"LCPHONE_TOKEN={TOKEN}"),
+            ("https://staging.example", base_url),
+            ("LOCATION_ID", LOCATION),
+        )
     done = run_sh(script, tmp_path, timeout=180, **SMALL_BUDGETS)  # the README's budgets, small
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    runs = re.findall(r"^=+ (\d+) passed(?:, (\d+) skipped)? in ", done.stdout, re.M)
-    assert len(runs) == 2, done.stdout[-3000:]
+    assert re.search(r"^=+ \d+ passed(, \d+ skipped)? in ", done.stdout, re.M), done.stdout[-3000:]
 
 
 def verify_variables(url: str) -> tuple[str, ...]:
@@ -391,6 +398,25 @@ def test_the_cron_line_runs_verify(base_url: str, tmp_path: Path) -> None:
     assert re.fullmatch(r"lcphone-\d{4}-\d\d-\d\d\.md", report.name)
 
 
+def test_the_nightly_workflow_is_the_one_described() -> None:
+    """The CI job the README names, beside the cron line: its secrets, and an lcphone command that exists
+    (tests/test_installed.py runs its steps)."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "nightly-verify.yml").read_text())
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    readme = README.read_text()
+    secrets = {
+        re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", value).group(1)  # type: ignore[union-attr]
+        for step in steps
+        for value in step.get("env", {}).values()
+    }
+    assert secrets == {"LCPHONE_STAGING_URL", "LCPHONE_STAGING_TOKEN", "LCPHONE_STAGING_LOCATION"}
+    assert all(f"`{secret}`" in readme for secret in secrets)
+    verify = [step["run"] for step in steps if step.get("run", "").startswith("lcphone verify")]
+    assert len(verify) == 1
+    build_parser().parse_args(shlex.split(verify[0])[1:])
+    assert any("--pyargs mockserver.suites" in step.get("run", "") for step in steps)
+
+
 def test_the_proxy_runs_as_shown(base_url: str, tmp_path: Path) -> None:
     (line,) = block("proxy").splitlines()
     proxy = Launched(replaced(line, ("https://staging.example", base_url)), tmp_path)
@@ -433,7 +459,11 @@ def test_the_proxy_records_a_scenario_that_serve_starts_from(base_url: str, tmp_
 
 
 def test_the_postgres_replica_block(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    lines = block("postgres").splitlines()
+    install, *lines = block("postgres").splitlines()
+    extra = re.fullmatch(r"pip install '/path/to/lcphone\[(\w+)\]'\s+#.*", install)
+    assert extra, install
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("psycopg") for requirement in extras[extra.group(1)]), extras
     exports = dict(re.match(r"export (\w+)=(\S+)", line).groups() for line in lines[:2])  # type: ignore[union-attr]
     url = urllib.parse.urlsplit(exports["LCPHONE_STATE"].strip("'"))
     assert url.scheme == "postgresql" and url.hostname and url.port and url.path.strip("/"), url
