@@ -418,6 +418,20 @@ def test_the_nightly_workflow_is_the_one_described() -> None:
     assert any("--pyargs mockserver.suites" in step.get("run", "") for step in steps)
 
 
+def test_the_drift_demo_exits_1(tmp_path: Path) -> None:
+    """Not a block but two commands in a sentence, which a newcomer types all the same."""
+    sentence = re.search(r"To see it catch drift: `([^`]+)`, then `([^`]+)` \(exit 1\)", README.read_text())
+    assert sentence, "the README shows verify catching a sandbox that drifts"
+    serve, verify = (" ".join(command.split()) for command in sentence.groups())
+    drifting = Launched(serve, tmp_path)
+    try:
+        done = run_sh(replaced(verify, (SHOWN_URL, drifting.base_url)), tmp_path, timeout=120)
+    finally:
+        drifting.stop()
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "legacy field `isUnderGhl`" in done.stdout and "lcphone verify: DRIFTED" in done.stdout, done.stdout
+
+
 def test_the_proxy_runs_as_shown(base_url: str, tmp_path: Path) -> None:
     (line,) = block("proxy").splitlines()
     proxy = Launched(replaced(line, ("https://staging.example", base_url)), tmp_path)
