@@ -9,6 +9,7 @@ what cannot run here (cron, benchmarks, the command-line synopsis) is parsed and
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -180,6 +181,19 @@ class Launched:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def strict_parser() -> argparse.ArgumentParser:
+    """The CLI's parser, refusing abbreviated options (a README line must spell each option out)."""
+    parser = build_parser()
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        current.allow_abbrev = False
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return parser
 
 
 @pytest.fixture(scope="module")
@@ -385,7 +399,7 @@ def test_the_cron_line_runs_verify(base_url: str, tmp_path: Path) -> None:
     verify = replaced(steps[2], ("\\%", "%"), ("/var/reports/", f"{tmp_path}/"))
     argv = shlex.split(verify.replace("$(date +%F)", "DATE"))
     assert argv[0] == ".venv/bin/lcphone"
-    build_parser().parse_args(argv[1:])  # every option exists
+    strict_parser().parse_args(argv[1:])  # every option exists
     done = run_sh(
         verify.replace(".venv/bin/", f"{BIN}/"),
         tmp_path,
@@ -414,7 +428,7 @@ def test_the_nightly_workflow_is_the_one_described() -> None:
     assert all(f"`{secret}`" in readme for secret in secrets)
     verify = [step["run"] for step in steps if step.get("run", "").startswith("lcphone verify")]
     assert len(verify) == 1
-    build_parser().parse_args(shlex.split(verify[0])[1:])
+    strict_parser().parse_args(shlex.split(verify[0])[1:])
     assert any("--pyargs mockserver.suites" in step.get("run", "") for step in steps)
 
 
@@ -485,7 +499,7 @@ def test_the_postgres_replica_block(request: pytest.FixtureRequest, tmp_path: Pa
     assert exports["LCPHONE_ADMIN_KEY"] == "..."
     argv = shlex.split(lines[2], comments=True)
     assert argv[:2] == ["lcphone", "serve"]
-    build_parser().parse_args(argv[1:])  # every option exists
+    strict_parser().parse_args(argv[1:])  # every option exists
     cluster_url = request.getfixturevalue("postgres_url")  # skipped, saying why, where no cluster can be started
     replica = Launched(lines[2], tmp_path, LCPHONE_STATE=cluster_url, LCPHONE_ADMIN_KEY="readme-admin-key")
     try:
@@ -566,3 +580,20 @@ def test_the_synopsis_lists_the_options_of_each_command() -> None:
         shown = set(re.findall(r"--[a-z][a-z0-9-]*", synopsis))
         assert shown <= options, f"lcphone {name}: shown but not an option: {sorted(shown - options)}"
         assert options <= shown, f"lcphone {name}: options the synopsis leaves out: {sorted(options - shown)}"
+
+
+def test_every_inline_lcphone_command_with_options_parses() -> None:
+    """Beyond the blocks: each `lcphone ... --option` the prose shows is a command line the CLI accepts."""
+    prose = re.sub(r"^```.*?^```", "", README.read_text(), flags=re.S | re.M).replace("\n", " ")
+    spans = [" ".join(s.split()) for s in re.findall(r"`(lcphone [^`]*--[^`]+)`", prose)]
+    assert len(spans) >= 8, spans
+    refused = []
+    for span in spans:
+        argv = shlex.split(span)[1:]
+        if "--help" in argv or any(re.fullmatch(r"[A-Z_]+(\.\.\.)?", word) for word in argv):
+            continue  # `lcphone serve --help`, and placeholders (`--drift MODE`)
+        try:
+            strict_parser().parse_args(argv)
+        except SystemExit:
+            refused.append(span)
+    assert not refused, f"the README shows command lines lcphone refuses: {refused}"
