@@ -76,7 +76,7 @@ class Block:
 
     @property
     def first_line(self) -> str:
-        return next((line for line in self.text.splitlines() if line.strip()), "")
+        return next((line.strip() for line in self.text.splitlines() if line.strip()), "")
 
 
 def readme_blocks() -> list[Block]:
@@ -84,15 +84,16 @@ def readme_blocks() -> list[Block]:
     lines = README.read_text(encoding="utf-8").splitlines()
     index = 0
     while index < len(lines):
-        opening = re.fullmatch(r"```(\S*)\s*", lines[index])
+        opening = re.fullmatch(r" {0,3}(`{3,}|~{3,})\s*(\S*).*", lines[index])  # a fence, as CommonMark has it
         if not opening:
             index += 1
             continue
-        end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
+        fence = opening.group(1)
+        end = next((i for i in range(index + 1, len(lines)) if lines[i].strip().startswith(fence)), len(lines))
         before = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
         marker = re.fullmatch(r"<!-- readme: ([a-z0-9-]+) -->", before.strip())
         text = "\n".join(lines[index + 1 : end]) + "\n"
-        found.append(Block(marker.group(1) if marker else None, opening.group(1), text, index + 1))
+        found.append(Block(marker.group(1) if marker else None, opening.group(2), text, index + 1))
         index = end + 1
     return found
 
@@ -228,9 +229,12 @@ def test_every_block_is_marked_with_a_kind_that_a_test_runs() -> None:
 
 def test_the_marker_check_names_an_unmarked_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     page = tmp_path / "README.md"
-    page.write_text("Text.\n\n<!-- readme: bench -->\n```sh\n./dev bench\n```\n\n```sh\n\nrm -rf build\n```\n")
+    page.write_text(
+        "Text.\n\n<!-- readme: bench -->\n```sh\n./dev bench\n```\n\n```sh\n\nrm -rf build\n```\n"
+        "- a list item:\n\n  ~~~\n  cat notes\n  ~~~\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "README", page)
-    with pytest.raises(AssertionError, match=r"line 8: rm -rf build"):
+    with pytest.raises(AssertionError, match=r"line 8: rm -rf build\n  line 14: cat notes"):
         test_every_block_is_marked_with_a_kind_that_a_test_runs()
 
 
