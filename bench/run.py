@@ -143,8 +143,13 @@ def throughput(seconds: float, before: Path | None, peers: tuple[str, ...] = ("p
         mine = results["lcphone"][operation.key]
         checks = []
         if "prism" in results:
-            ratio = mine.rps / results["prism"][operation.key].rps
-            checks.append(f"{ratio:.2f}x Prism (target 3x: {verdict(ratio >= PRISM_TARGET)})")
+            prism_rps = results["prism"][operation.key].rps
+            ratio = mine.rps / prism_rps
+            # What the target asks of this machine: the ceiling, which does nothing but answer, is so many Prisms.
+            reach = results["ceiling"][operation.key].rps / prism_rps
+            checks.append(
+                f"{ratio:.2f}x Prism (target 3x: {verdict(ratio >= PRISM_TARGET)}; the ceiling is {reach:.2f}x Prism)"
+            )
         for peer in ("wiremock", "mockoon"):
             if peer in results:
                 ratio = mine.rps / results[peer][operation.key].rps
