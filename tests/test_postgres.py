@@ -286,3 +286,56 @@ def test_the_banner_says_whether_a_replica_set_up_the_state_or_joined_it(serve, 
     assert "set up the shared state" in first.value("replica")
     assert "joined the shared state as it was" in second.value("replica")
     assert "journal and rate-limit counters are its own" in second.value("replica")
+
+
+def test_a_hung_database_gets_503_within_the_state_timeout_on_every_request(
+    serve, postgres_cluster: Cluster, postgres_url: str
+) -> None:
+    """The postmaster and its backends stopped (SIGSTOP) for 10 s: every request to the replica answers 503 within
+    --state-timeout, in the API's error shape (the health check: its own, the store not ok), and service resumes."""
+    replica = serve("--state", postgres_url, "--state-timeout", "1")
+    base = replica.base_url
+    listing = f"{base}/phone-system/numbers/location/{LOCATION}"
+    with httpx.Client(timeout=30) as client:
+        assert client.get(listing, headers=auth()).status_code == 200
+        number = offers(httpx.Client(base_url=base, timeout=30), 1)[0]
+        requests = [
+            ("GET", listing, None),
+            ("GET", f"{base}/__admin/health", None),
+            ("POST", f"{listing}/purchase", purchase_body(number, "hung-1")),
+            ("GET", f"{base}/phone-system/numbers/location/{LOCATION}/available", None),
+        ]
+        slow: list[str] = []
+        answered: Counter[int] = Counter()
+        health_waits: list[float] = []
+
+        def ask(index: int) -> None:
+            method, url, body = requests[index % len(requests)]
+            started = time.monotonic()
+            answer = client.request(method, url, json=body, headers=auth(), params=None)
+            waited = time.monotonic() - started
+            answered[answer.status_code] += 1
+            if "health" in url:
+                health_waits.append(waited)
+            shaped = answer.json()["store"]["ok"] is False if "health" in url else "error" in answer.json()
+            if answer.status_code != 503 or waited > 1.6 or not shaped:
+                slow.append(f"{method} {url}: {answer.status_code} after {waited:.2f} s")
+
+        paused = postgres_cluster.pause()
+        try:
+            until = time.monotonic() + 10
+            index = 0
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                while time.monotonic() < until:
+                    list(pool.map(ask, range(index, index + 4)))
+                    index += 4
+                    time.sleep(0.05)
+        finally:
+            postgres_cluster.resume(paused)
+        assert not slow, slow[:10]
+        assert answered[503] >= 40
+        assert sorted(health_waits)[-2] < 0.3, health_waits  # once the outage is known, health answers at once
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and client.get(f"{base}/__admin/health").status_code != 200:
+            time.sleep(0.1)
+        assert client.get(listing, headers=auth()).status_code == 200

@@ -10,7 +10,9 @@
 - The database being down, restarting or not answering is `StoreUnavailable` (503 with Retry-After), never a
   500 or a wait past `timeout`: connect, pool and statement timeouts on the server's side, and a watchdog that
   cuts a connection whose call outlives the timeout (a server that accepts but does not answer). After a
-  failure, requests fail fast for `RETRY_AFTER` seconds; then one of them tries again, and service resumes.
+  failure, requests fail fast (no request waits on a database known to be away); a probe in a thread of its own
+  tries again every `RETRY_AFTER` seconds, each try bounded by the timeout, and service resumes when one answers.
+  Nothing that waits on the database runs without the timeout, the pool's own checks included.
 """
 
 from __future__ import annotations
@@ -114,13 +116,17 @@ class Watchdog:
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._cut: set[int] = set()  # the connections cut at their deadline (by id), until guarded again
 
     @contextmanager
     def guard(self, connection: psycopg.Connection, timeout: float) -> Iterator[None]:
+        """`timeout` seconds for what runs inside; past them the connection is cut (`OperationalError`), and
+        `cut_by_watchdog(connection)` says so."""
         ticket = next(self._ids)
         with self._lock:
             heapq.heappush(self._deadlines, (time.monotonic() + timeout, ticket, connection))
             self._active.add(ticket)
+            self._cut.discard(id(connection))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="lcphone-postgres-watchdog", daemon=True)
                 self._thread.start()
@@ -129,6 +135,10 @@ class Watchdog:
         finally:
             with self._lock:
                 self._active.discard(ticket)
+
+    def cut_by_watchdog(self, connection: psycopg.Connection) -> bool:
+        with self._lock:
+            return id(connection) in self._cut
 
     def _watch(self) -> None:
         while True:
@@ -140,6 +150,7 @@ class Watchdog:
                     _, ticket, connection = heapq.heappop(self._deadlines)
                     if ticket in self._active:
                         expired.append(connection)
+                        self._cut.add(id(connection))
             for connection in expired:
                 _cut(connection)
 
@@ -166,12 +177,15 @@ class PostgresStore(SqlStore):
     ) -> None:
         super().__init__(DIALECT)
         self.url = url
-        self.fail_fast_for = fail_fast_for  # after a failure, seconds during which requests fail at once
+        self.fail_fast_for = fail_fast_for  # after a failure, seconds between the probe's tries
         self.description = redacted(url)
         self.timeout = timeout
         self._local = threading.local()
         self._watchdog = Watchdog()
-        self._down_until = 0.0
+        self._down = False  # a failure seen, and the probe has not reached the database since
+        self._closed = False
+        self._probe: threading.Thread | None = None
+        self._probe_lock = threading.Lock()
         self._last_error = ""
         self._generation = -1
         self._schema_key = 0
@@ -209,13 +223,48 @@ class PostgresStore(SqlStore):
             raise StateFileError(f"not a PostgreSQL URL ({error})") from None
 
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        """The database is away: requests fail at once from now on, until the probe finds it back."""
         reason = " ".join(str(error).split()) or type(error).__name__
-        self._last_error = reason
-        self._down_until = time.monotonic() + self.fail_fast_for
+        with self._probe_lock:
+            self._last_error = reason
+            self._down = True
+            if self._probe is None or not self._probe.is_alive():
+                self._probe = threading.Thread(
+                    target=self._probe_until_back, name="lcphone-postgres-probe", daemon=True
+                )
+                self._probe.start()
         return StoreUnavailable(f"{self.description} is unavailable: {reason}", RETRY_AFTER)
 
+    def _probe_until_back(self) -> None:
+        """In a thread of its own: one try every `fail_fast_for` seconds, each bounded by the timeout."""
+        while not self._closed:
+            time.sleep(self.fail_fast_for)
+            try:
+                connection = psycopg.connect(self.url, autocommit=True, **self._connect_options)
+            except psycopg.Error as error:
+                self._last_error = " ".join(str(error).split()) or type(error).__name__
+                continue
+            try:
+                with self._watchdog.guard(connection, self.timeout):
+                    connection.execute("SELECT 1")
+            except psycopg.Error as error:
+                self._last_error = " ".join(str(error).split()) or type(error).__name__
+                continue
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    connection.close()
+            with self._probe_lock:
+                self._down = False
+                self._probe = None
+            return
+
+    @property
+    def available(self) -> bool:
+        """False from a failure until the probe reached the database again."""
+        return not self._down
+
     def _checkout(self) -> psycopg.Connection:
-        if time.monotonic() < self._down_until:
+        if self._down:
             raise StoreUnavailable(f"{self.description} is unavailable: {self._last_error}", RETRY_AFTER)
         try:
             return self._pool.getconn()
@@ -228,18 +277,19 @@ class PostgresStore(SqlStore):
             self._pool.putconn(connection)
 
     def _attempt(self, work: Callable[[psycopg.Connection], T]) -> tuple[psycopg.Connection, T]:
-        """`work` on a pooled connection, retried once on a fresh one where the first was stale (a database that
-        restarted closed it while idle); the connection stays checked out."""
-        for attempt in (1, 2):
+        """`work` on a pooled connection, retried on another where one was stale (a database that restarted
+        closed it while idle: it fails at once); never after a call cut at its deadline, which would wait again.
+        The connection stays checked out."""
+        for attempt in range(self._pool.max_size + 1):
             connection = self._checkout()
             try:
                 with self._watchdog.guard(connection, self.timeout):
                     return connection, work(connection)
             except psycopg.OperationalError as error:
                 self._checkin(connection)
-                if not (connection.broken and attempt == 1):
+                stale = connection.broken and not self._watchdog.cut_by_watchdog(connection)
+                if not stale or attempt == self._pool.max_size:
                     raise self._unavailable(error) from None
-                self._pool.check()  # drop the other stale ones before the retry
             except BaseException:
                 self._checkin(connection)
                 raise
@@ -280,7 +330,8 @@ class PostgresStore(SqlStore):
         except BaseException:
             with contextlib.suppress(psycopg.Error):
                 if not connection.broken:
-                    connection.execute("ROLLBACK")
+                    with self._watchdog.guard(connection, self.timeout):
+                        connection.execute("ROLLBACK")
             raise
         finally:
             self._local.connection = None
@@ -296,7 +347,7 @@ class PostgresStore(SqlStore):
             try:
                 yield
             finally:
-                with contextlib.suppress(psycopg.Error):
+                with contextlib.suppress(psycopg.Error), self._watchdog.guard(connection, self.timeout):
                     connection.execute(f"SELECT pg_advisory_unlock({SETUP_LOCK}, {self._schema_key})")
         except psycopg.OperationalError as error:
             raise self._unavailable(error) from None
@@ -360,6 +411,7 @@ class PostgresStore(SqlStore):
         return changed
 
     def health(self) -> dict[str, object]:
+        """At once while the database is known to be away; otherwise one query, within the timeout."""
         started = time.perf_counter()
         try:
             [(version,)] = self._rows("SHOW server_version")
@@ -377,4 +429,5 @@ class PostgresStore(SqlStore):
         }
 
     def close(self) -> None:
+        self._closed = True
         self._pool.close()
