@@ -339,3 +339,32 @@ def test_a_hung_database_gets_503_within_the_state_timeout_on_every_request(
         while time.monotonic() < deadline and client.get(f"{base}/__admin/health").status_code != 200:
             time.sleep(0.1)
         assert client.get(listing, headers=auth()).status_code == 200
+
+
+def test_a_schema_name_is_taken_exactly_as_written(postgres_cluster: Cluster) -> None:
+    """`STORM1` and `storm1` are two schemas, two sandboxes: the name is quoted, never folded to lower case."""
+    from mockserver.domain.models import Location
+
+    upper, lower = (
+        PostgresStore(f"{postgres_cluster.url()}?options=-csearch_path%3D{name}") for name in ("STORM1", "storm1")
+    )
+    try:
+        assert (upper.schema, lower.schema) == ("STORM1", "storm1")
+        upper.put_location(Location(id="onlyInUpper", name="upper", account_record_id="r1"))
+        assert upper.get_location("onlyInUpper") is not None
+        assert lower.get_location("onlyInUpper") is None
+        assert upper.description.endswith("(schema STORM1)")
+    finally:
+        upper.close()
+        lower.close()
+
+
+@pytest.mark.parametrize("schema", ["pg_catalog", "information_schema", "pg_toast", "pg_mine"])
+def test_a_system_schema_is_refused_in_one_line(serve, postgres_cluster: Cluster, schema: str) -> None:
+    from mockserver.serve.process import ServeProcess
+
+    with pytest.raises(RuntimeError) as failed:
+        ServeProcess("--state", f"{postgres_cluster.url()}?options=-csearch_path%3D{schema}", timeout=30)
+    message = str(failed.value)
+    assert f"lcphone serve: --state: {schema} is a system schema of PostgreSQL" in message, message
+    assert "Traceback" not in message

@@ -84,12 +84,40 @@ def redacted(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{parts.get('dbname', '')}{where}"
 
 
+SEARCH_PATH = re.compile(r"-c\s*search_path=(\S+)")
+
+
+def refuse_system_schema(schema: str) -> None:
+    """PostgreSQL's own schemas (pg_catalog, information_schema, pg_toast, any pg_*) keep no sandbox's state."""
+    if schema == "information_schema" or schema.startswith("pg_"):
+        raise StateFileError(
+            f"{schema} is a system schema of PostgreSQL: name a schema of your own in the URL's search_path "
+            "(?options=-csearch_path%3Dmy_sandbox)"
+        )
+
+
+def quoted_search_path(options: str) -> str:
+    """The URL's options with each schema of a `search_path` quoted, so that it is taken exactly as written
+    (`STORM1` is not `storm1`); a system schema first is refused."""
+
+    def quote(found: re.Match[str]) -> str:
+        names = [name[1:-1].replace('""', '"') if name[:1] == name[-1:] == '"' and len(name) > 1 else name
+                 for name in found.group(1).split(",")]  # fmt: skip
+        if names and names[0] and names[0] not in ("$user", '"$user"'):
+            refuse_system_schema(names[0])
+        listed = ",".join(name if name == "$user" else '"' + name.replace('"', '""') + '"' for name in names if name)
+        return f"-c search_path={listed}"
+
+    return SEARCH_PATH.sub(quote, options)
+
+
 def connect_options(url: str, timeout: float, name: str) -> dict[str, Any]:
     """How every connection is made: the server's own limits (below the watchdog's), keepalives, a name."""
     try:
         url_options = str(libpq.conninfo_to_dict(url).get("options") or "")  # a search_path, say: kept
     except psycopg.ProgrammingError:
         url_options = ""
+    url_options = quoted_search_path(url_options)
     millis = int(timeout * 1000)
     return {
         "connect_timeout": max(1, round(timeout)),
@@ -206,6 +234,9 @@ class PostgresStore(SqlStore):
             self._pool.open(wait=True, timeout=timeout)
             self._migrate()
             self._generation = self._read_generation()
+        except psycopg.Error as error:  # a schema it may not create, say: one line, not a traceback
+            self._pool.close()
+            raise StateFileError(f"cannot use {self.description}: {' '.join(str(error).split())}") from None
         except BaseException:
             self._pool.close()
             raise
@@ -384,12 +415,13 @@ class PostgresStore(SqlStore):
         [(path,)] = connection.execute("SHOW search_path").fetchall()
         first = path.split(",")[0].strip()
         if first and first != '"$user"' and first != "$user":
-            connection.execute(
-                psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(first.strip('"')))
-            )
+            name = first[1:-1].replace('""', '"') if first[:1] == first[-1:] == '"' and len(first) > 1 else first
+            refuse_system_schema(name)
+            connection.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(name)))
         [(schema, key)] = connection.execute("SELECT current_schema(), hashtext(current_schema())").fetchall()
         if schema is None:
             raise StateFileError(f"{self.description}: its search_path ({path}) names no schema to keep state in")
+        refuse_system_schema(schema)  # a role's or database's own search_path may name one too
         self.schema = schema
         return int(key)
 
