@@ -237,7 +237,7 @@ def test_state_of_a_newer_lcphone_is_refused(postgres_url: str) -> None:
     PostgresStore(postgres_url).close()
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute("UPDATE lcphone_schema SET version = 99")
-    with pytest.raises(StateFileError, match="has state format 99; this lcphone reads format 1"):
+    with pytest.raises(StateFileError, match=f"has state format 99; this lcphone reads format {SCHEMA_VERSION}"):
         PostgresStore(postgres_url)
 
 

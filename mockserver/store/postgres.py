@@ -37,7 +37,7 @@ from ..errors import StateFileError, StoreUnavailable
 from .sql import Dialect, SqlStore
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Advisory locks: (purpose, the schema's hash), so that sandboxes in other schemas of one database never wait
 # on each other's.
 WRITE_LOCK = 0x6C637001
@@ -65,6 +65,9 @@ MIGRATIONS: dict[int, str] = {
         location_id TEXT NOT NULL, fingerprint_id TEXT NOT NULL, digest TEXT NOT NULL, response TEXT NOT NULL,
         PRIMARY KEY (location_id, fingerprint_id));
     CREATE TABLE lcphone_sequences (kind TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    """,
+    2: """
+    CREATE TABLE lcphone_rate_counters (key TEXT PRIMARY KEY, started DOUBLE PRECISION NOT NULL, count BIGINT NOT NULL);
     """,
 }
 DIALECT = Dialect(placeholder="%s", prefix="lcphone_", insertion_order="seq")

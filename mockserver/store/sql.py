@@ -18,7 +18,7 @@ import orjson
 from ..domain.models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
 
 HELD = "held:"  # sequences counting each location's numbers
-TABLES = ("locations", "tokens", "numbers", "pools", "purchases", "sequences")
+TABLES = ("locations", "tokens", "numbers", "pools", "purchases", "sequences", "rate_counters")
 
 
 def _json(value: Any) -> str:
@@ -62,6 +62,13 @@ class Dialect:
             f"VALUES ({p}, {p}, {p}, {p})",
             "next_sequence": f"INSERT INTO {t}sequences (kind, value) VALUES ({p}, 1) "
             f"ON CONFLICT (kind) DO UPDATE SET value = {t}sequences.value + 1 RETURNING value",
+            # A rate-limit counter: started again (with `start`) once `period` seconds have passed since it started.
+            "count_request": f"INSERT INTO {t}rate_counters (key, started, count) VALUES ({p}, {p}, 1) "
+            f"ON CONFLICT (key) DO UPDATE SET "
+            f"count = CASE WHEN {p} - {t}rate_counters.started >= {p} THEN 1 ELSE {t}rate_counters.count + 1 END, "
+            f"started = CASE WHEN {p} - {t}rate_counters.started >= {p} THEN excluded.started "
+            f"ELSE {t}rate_counters.started END RETURNING started, count",
+            "requests_counted": f"SELECT started, count FROM {t}rate_counters WHERE key = {p}",
             **{f"clear {table}": f"DELETE FROM {t}{table}" for table in TABLES},
         }
 
@@ -205,3 +212,12 @@ class SqlStore:
         with self.transaction():
             [(value,)] = self._rows(self._sql["next_sequence"], kind)
             return int(value)
+
+    # -- rate-limit counters (one atomic statement each, outside any transaction) ----------------
+    def count_request(self, key: str, start: float, now: float, period: float) -> tuple[float, int]:
+        [(started, count)] = self._rows(self._sql["count_request"], key, start, now, period, now, period)
+        return float(started), int(count)
+
+    def requests_counted(self, key: str, now: float, period: float) -> int:
+        rows = self._rows(self._sql["requests_counted"], key)
+        return int(rows[0][1]) if rows and now - float(rows[0][0]) < period else 0
