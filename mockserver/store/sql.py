@@ -62,6 +62,16 @@ class Dialect:
             f"VALUES ({p}, {p}, {p}, {p})",
             "next_sequence": f"INSERT INTO {t}sequences (kind, value) VALUES ({p}, 1) "
             f"ON CONFLICT (kind) DO UPDATE SET value = {t}sequences.value + 1 RETURNING value",
+            "set_sequence": f"INSERT INTO {t}sequences (kind, value) VALUES ({p}, {p}) "
+            "ON CONFLICT (kind) DO UPDATE SET value = excluded.value",
+            "reserve_sequence": f"INSERT INTO {t}sequences (kind, value) VALUES ({p}, {p}) "
+            f"ON CONFLICT (kind) DO UPDATE SET value = {t}sequences.value + excluded.value RETURNING value",
+            "all meta": f"SELECT key, value FROM {t}meta",
+            "all locations": f"SELECT record FROM {t}locations ORDER BY {order}",
+            "all numbers": f"SELECT location_id, record FROM {t}numbers ORDER BY seq",
+            "all pools": f"SELECT record FROM {t}pools ORDER BY seq",
+            "all purchases": f"SELECT location_id, fingerprint_id, digest, response FROM {t}purchases",
+            "all sequences": f"SELECT kind, value FROM {t}sequences",
             # A rate-limit counter: started again (with `start`) once `period` seconds have passed since it started.
             "count_request": f"INSERT INTO {t}rate_counters (key, started, count) VALUES ({p}, {p}, 1) "
             f"ON CONFLICT (key) DO UPDATE SET "
@@ -116,6 +126,9 @@ class SqlStore:
 
     def transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError
+
+    def reading(self) -> AbstractContextManager[None]:
+        return self.transaction()
 
     def _settings_changed(self) -> None:
         """Inside a transaction that changed settings: what tells other processes to re-read them (if needed)."""
