@@ -42,7 +42,7 @@ def _probe_headers(key: str = "list") -> dict[str, str]:
 
 
 @contextmanager
-def lcphone(state: str | None = None, source: Path | None = None) -> Iterator[Running]:
+def lcphone(state: str | None = None, source: Path | None = None, workers: int = 1) -> Iterator[Running]:
     """`lcphone serve` as a user runs it: the bench scenario, a 120,000-number inventory, every request
     validated, journaled and rate-limit counted; state in memory unless `state` is given. `source`: the lcphone
     of another checkout (an earlier commit, for a before-and-after)."""
@@ -51,6 +51,8 @@ def lcphone(state: str | None = None, source: Path | None = None) -> Iterator[Ru
                "--scenario", str(SCENARIO), "--inventory", str(INVENTORY)]  # fmt: skip
     if state:
         command += ["--state", state]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     environment = {"PYTHONPATH": str(source)} if source else None
     with Background(command, env=environment, cwd=source) as server:
         yield _ready("lcphone", server, port)

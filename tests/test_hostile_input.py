@@ -174,3 +174,48 @@ def test_header_injection_and_absurd_requests_are_refused(server, request_bytes:
     assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
     assert b"Set-Cookie" not in answer.split(b"\r\n\r\n")[0] and b"X-Injected" not in answer
     still_serving(server)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def any_state(request: pytest.FixtureRequest, tmp_path) -> list[str]:
+    """`lcphone serve` options for each store: memory, a SQLite file, a PostgreSQL database."""
+    if request.param == "memory":
+        return []
+    if request.param == "sqlite":
+        return ["--state", str(tmp_path / "state.db")]
+    return ["--state", request.getfixturevalue("postgres_url")]
+
+
+def test_a_nul_character_is_a_400_naming_the_field_on_every_store_and_version(serve, any_state) -> None:
+    from helpers import LEGACY, SEARCH_DEFAULTS, V3, purchase_body
+
+    served = serve(*any_state)
+    listing = f"/phone-system/numbers/location/{LOCATION}"
+    with httpx.Client(base_url=served.base_url, timeout=30) as client:
+        number = client.get(f"{listing}/available", params=SEARCH_DEFAULTS, headers=auth()).json()["numbers"][0]
+        for version in (V3, LEGACY):
+            for field in ("fingerprintId", "locality"):
+                body = purchase_body(number, f"nul-{version}-{field}")
+                body[field] = "before\u0000after"
+                answer = client.post(f"{listing}/purchase", json=body, headers=auth(version=version))
+                assert answer.status_code == 400, (version, field, answer.text)
+                assert answer.json()["error"] == "Bad Request"
+                assert f"{field}: must not contain a NUL character" in str(answer.json()["message"])
+            escaped = purchase_body(number, "a literal backslash-u is no NUL \\u0000")  # "\\u0000" in the JSON text
+            answer = client.post(f"{listing}/purchase", json=escaped, headers=auth(version=version))
+            assert answer.status_code != 500 and "NUL" not in answer.text, answer.text
+        # and in the path and the query, where no schema names it: a 4xx, never a 500
+        for path, params in (
+            (f"/phone-system/numbers/location/{LOCATION}%00x", None),
+            (f"{listing}/available", {**SEARCH_DEFAULTS, "anywhere": "1\u00002"}),
+            ("/phone-system/number-pools", {"locationId": "x\u0000y"}),
+        ):
+            answer = client.get(path, params=params, headers=auth())
+            assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text)
+        for path, admin_body in (
+            ("/__admin/tokens", {"locationId": "a\u0000b"}),
+            ("/__admin/locations", {"id": "nulLocation", "name": "a\u0000b"}),
+            ("/__admin/scenario", {"name": "n\u0000", "locations": [{"id": "x\u0000"}]}),
+        ):
+            answer = client.post(path, json=admin_body)
+            assert answer.status_code == 400 and "NUL" in answer.text, (path, answer.status_code, answer.text)

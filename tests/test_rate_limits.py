@@ -125,3 +125,71 @@ def test_serve_enforces_with_the_cli_switch(serve) -> None:
             client.get(f"/phone-system/numbers/location/{LOCATION}", headers=auth(TOKEN)).status_code for _ in range(3)
         ]
     assert statuses == [200, 200, 429]
+
+
+def test_requests_with_unknown_tokens_spend_no_ones_budget(serve) -> None:
+    """Five requests with made-up tokens, then requests without a token: each a 401, never a 429; and the
+    sandbox's own token still has its whole burst."""
+    served = serve("--rate-limit", "--rate-limit-burst", "3", "--rate-limit-window-ms", "60000")
+    listing = f"/phone-system/numbers/location/{LOCATION}"
+    with httpx.Client(base_url=served.base_url) as client:
+        made_up = [client.get(listing, headers=auth(f"pit-made-up-{i}")).status_code for i in range(5)]
+        without = [client.get(listing, headers={"Version": "v3"}).status_code for _ in range(5)]
+        assert made_up == [401] * 5 and without == [401] * 5
+        unknown = client.get(listing, headers=auth("pit-made-up-0"))
+        assert unknown.headers["X-RateLimit-Remaining"] == "3"  # the full budget shown: nothing was counted
+        assert [client.get(listing, headers=auth()).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_the_burst_is_per_token_and_the_daily_quota_per_location(http) -> None:
+    assert http.put("/__admin/rate-limits", json={"enforce": True, "burst": 2, "daily": 3}).is_success
+    other = http.post("/__admin/tokens", json={"locationId": LOCATION}).json()["token"]
+    listing = f"/phone-system/numbers/location/{LOCATION}"
+    assert [http.get(listing, headers=auth()).status_code for _ in range(3)] == [200, 200, 429]  # burst of TOKEN
+    second = http.get(listing, headers=auth(other))  # another token: a burst of its own, the location's day
+    assert second.status_code == 200 and second.headers["X-RateLimit-Daily-Remaining"] == "0"
+    assert http.get(listing, headers=auth(other)).status_code == 429  # the location's 3 a day are spent
+    assert http.get(f"/phone-system/numbers/location/{UK_LOCATION}", headers=auth(UK_TOKEN)).status_code == 200
+
+
+def _connections_per_worker(base_url: str, workers: int) -> list[httpx.Client]:
+    """One keep-alive connection on each worker (told apart by the replica its health check names)."""
+    found: dict[str, httpx.Client] = {}
+    spare: list[httpx.Client] = []
+    for _ in range(60):
+        client = httpx.Client(base_url=base_url, limits=httpx.Limits(max_connections=1))
+        replica = client.get("/__admin/health").json()["replica"]
+        if replica in found:
+            spare.append(client)
+        else:
+            found[replica] = client
+        if len(found) == workers:
+            break
+    for client in spare:
+        client.close()
+    assert len(found) == workers, "the connections all went to one worker"
+    return list(found.values())
+
+
+def test_workers_share_one_limit(serve, tmp_path) -> None:
+    served = serve(
+        "--workers", "2", "--state", str(tmp_path / "state.db"),
+        "--rate-limit", "--rate-limit-burst", "6", "--rate-limit-window-ms", "60000",
+    )  # fmt: skip
+    clients = _connections_per_worker(served.base_url, 2)
+    listing = f"/phone-system/numbers/location/{LOCATION}"
+    statuses = [clients[i % 2].get(listing, headers=auth()).status_code for i in range(12)]
+    for client in clients:
+        client.close()
+    assert statuses == [200] * 6 + [429] * 6  # not 12 x 200: each worker counting its own
+
+
+def test_replicas_share_one_limit(serve, postgres_url: str) -> None:
+    from replicas import start_replicas
+
+    replicas = start_replicas(
+        serve, postgres_url, 2, "--rate-limit", "--rate-limit-burst", "4", "--rate-limit-window-ms", "60000"
+    )
+    listing = f"/phone-system/numbers/location/{LOCATION}"
+    statuses = [httpx.get(replicas[i % 2].base_url + listing, headers=auth()).status_code for i in range(8)]
+    assert statuses == [200] * 4 + [429] * 4

@@ -110,6 +110,24 @@ def schema_violations(
     return violations
 
 
+def nul_violations(value: Any, pointer: str, name: str = "") -> list[Violation]:
+    """One violation per string of a JSON body (or key) that holds a NUL character (\\u0000), named by its path."""
+    message = "must not contain a NUL character (\\u0000)"
+    if isinstance(value, str):
+        return [Violation(name or "body", message, pointer, "character")] if "\x00" in value else []
+    found: list[Violation] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{name}.{key}" if name else str(key)
+            if "\x00" in key:
+                found.append(Violation(f"field name {quoted(path)}", message, pointer, "character"))
+            found.extend(nul_violations(item, pointer, path))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(nul_violations(item, pointer, f"{name}[{index}]"))
+    return found
+
+
 def _coerce_scalar(raw: str, kind: str) -> Any:
     """Turns a query or header string into the schema's type when it is spelled right.
 
@@ -325,6 +343,8 @@ class OperationValidator:
             checked.violations.append(Violation("body", reason, pointer, "json"))
             return
         checked.body = value
+        if b"\\u0000" in body:  # the only way a JSON text holds a NUL: no store keeps one, PostgreSQL refuses it
+            checked.violations.extend(nul_violations(value, pointer))
         if self._fast_body is not None and self._fast_body(value):
             return
         problems = schema_violations(self._body, value, "body", pointer + "/content/application~1json/schema")

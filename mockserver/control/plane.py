@@ -95,7 +95,8 @@ class ControlPlane:
             )
         self.phone_system = PhoneSystem(self.inventory, self.seed, stored or chosen or Scenario.default(), self.store)
         self.faults = FaultBook(self.store, self.seed)
-        self.rate_limiter = RateLimiter()
+        # Counted in the store while enforced where processes share it (workers, replicas): one limit for all.
+        self.rate_limiter = RateLimiter(store=self.store if self.store.persistent else None)
         self.journal = Journal()
         # What each answer was (the outcomes a client should handle): recorded with it in the journal.
         catalogue = outcomes() if operations is None else Outcomes(self.operations, ledger())

@@ -411,13 +411,13 @@ class PhoneSystem:
             raise errors.phone_system_not_connected()
 
     def number_pools(self, location: Location) -> NumberPoolList:
-        with self.store.transaction():
+        with self.store.reading():
             names = {n.phone_number: n.friendly_name for n in self.store.active_numbers(location.id)}
             return NumberPoolList(self.store.pools(location.id), names)
 
     def search_available(self, location: Location, query: SearchQuery) -> SearchResult:
         self._require_phone_system(location)
-        with self.store.transaction():
+        with self.store.reading():
             found = self.inventory.search(query, self.is_available)
             fingerprint = self.ids.uuid("fingerprint", self.store.next_sequence("fingerprint"))
         return SearchResult(found, fingerprint)
@@ -498,7 +498,7 @@ class PhoneSystem:
         include_rcs_sender_ids: bool = False,
     ) -> ActiveNumberPage:
         self._require_phone_system(location)
-        with self.store.transaction():
+        with self.store.reading():
             # Stores keep a location's numbers in the order they were added: dateAdded order (D12).
             numbers = self.store.active_numbers(location.id)
             pooled = {n for pool in self.store.pools(location.id) for n in pool.numbers} if skip_number_pool else set()

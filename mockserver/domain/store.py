@@ -33,6 +33,11 @@ class Store(Protocol):
         ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
+    def reading(self) -> AbstractContextManager[None]:
+        """Held while a request reads several things that must agree (changes nothing): cheaper than a
+        transaction where the store can tell them apart."""
+        ...
+
     def clear(self) -> None: ...
     def get_location(self, location_id: str) -> Location | None: ...
     def put_location(self, location: Location) -> None: ...
@@ -50,6 +55,12 @@ class Store(Protocol):
     def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None: ...
     def put_purchase(self, record: PurchaseRecord) -> None: ...
     def next_sequence(self, kind: str) -> int: ...
+    def count_request(self, key: str, start: float, now: float, period: float) -> tuple[float, int]:
+        """One more request on a rate-limit counter, started again (at `start`) once `period` seconds passed since
+        it started: (when it started, its count). Atomic across the processes sharing the store."""
+        ...
+
+    def requests_counted(self, key: str, now: float, period: float) -> int: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def changed_elsewhere(self) -> bool: ...
@@ -77,6 +88,9 @@ class MemoryStore:
     def exclusive(self) -> AbstractContextManager[None]:
         return self.transaction()
 
+    def reading(self) -> AbstractContextManager[None]:
+        return self.transaction()
+
     def clear(self) -> None:
         with self._lock:
             self._locations: dict[str, Location] = {}
@@ -86,6 +100,7 @@ class MemoryStore:
             self._pools: dict[str, list[NumberPool]] = {}
             self._purchases: dict[tuple[str, str], PurchaseRecord] = {}
             self._sequences: dict[str, int] = {}
+            self._rate_counters: dict[str, tuple[float, int]] = {}
 
     def get_location(self, location_id: str) -> Location | None:
         return self._locations.get(location_id)
@@ -139,6 +154,18 @@ class MemoryStore:
             value = self._sequences.get(kind, 0) + 1
             self._sequences[kind] = value
             return value
+
+    def count_request(self, key: str, start: float, now: float, period: float) -> tuple[float, int]:
+        with self._lock:
+            started, count = self._rate_counters.get(key, (start, 0))
+            if now - started >= period:
+                started, count = start, 0
+            self._rate_counters[key] = (started, count + 1)
+            return started, count + 1
+
+    def requests_counted(self, key: str, now: float, period: float) -> int:
+        started, count = self._rate_counters.get(key, (now, 0))
+        return count if now - started < period else 0
 
     def get_meta(self, key: str) -> str | None:
         return self._meta.get(key)

@@ -168,8 +168,11 @@ class Gateway:
                 exchange.problem = error
         sandbox.drift.admit(exchange)
         token = exchange.token
-        # Counted per app and location (the token's own), so that no client-chosen value makes a new counter.
-        limits = sandbox.rate_limiter.hit(token.value if token else "", (token.location_id or "") if token else "")
+        # The burst per token, the daily quota per the token's location (D22): no client-chosen value makes a
+        # counter, and a request without a known token counts on none (it is a 401).
+        limits = (
+            sandbox.rate_limiter.hit(token.value, token.location_id) if token else sandbox.rate_limiter.hit(None, None)
+        )
         exchange.headers.update(limits.headers)
         if not limits.allowed:
             raise errors.error_for_status(429, f"Too many requests. Retry after {limits.retry_after} seconds.")

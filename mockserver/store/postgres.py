@@ -5,12 +5,18 @@
   201 is sent. Single reads run outside transactions.
 - The schema is versioned (`lcphone_schema`) and migrated at start-up under a session advisory lock, so that
   replicas starting at once migrate it once.
-- Settings changes bump a generation number (in `lcphone_meta`) in the same transaction: each replica compares
-  it before a request and re-reads the settings when another replica changed them.
+- Each replica serves reads from its own memory (`mirror.py`), kept exact by LISTEN/NOTIFY (`notifications.py`):
+  a transaction, after taking the lock, waits until its mirror has applied every change committed before (or
+  loads it afresh), reads from it, changes it as it goes, and sends its changes at commit, in one round trip with
+  the SQL and one notification to the others. Each change is numbered (`changes` in `lcphone_meta`); a replica
+  that sees a gap, or cannot send a change whole, loads its mirror afresh. A replica serves from memory only
+  while its database answered its listener within the timeout.
 - The database being down, restarting or not answering is `StoreUnavailable` (503 with Retry-After), never a
   500 or a wait past `timeout`: connect, pool and statement timeouts on the server's side, and a watchdog that
   cuts a connection whose call outlives the timeout (a server that accepts but does not answer). After a
-  failure, requests fail fast for `RETRY_AFTER` seconds; then one of them tries again, and service resumes.
+  failure, requests fail fast (no request waits on a database known to be away); a probe in a thread of its own
+  tries again every `RETRY_AFTER` seconds, each try bounded by the timeout, and service resumes when one answers.
+  Nothing that waits on the database runs without the timeout, the pool's own checks included.
 """
 
 from __future__ import annotations
@@ -24,18 +30,34 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 import psycopg.sql
 from psycopg import conninfo as libpq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..domain.models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
 from ..errors import StateFileError, StoreUnavailable
-from .sql import Dialect, SqlStore
+from .mirror import (
+    SETTINGS_CHANGES,
+    Mirror,
+    cleared,
+    location_changed,
+    meta_set,
+    number_added,
+    pool_changed,
+    purchase_kept,
+    sequence_moved,
+    token_changed,
+)
+from .notifications import Listener
+from .sql import HELD, Dialect, SqlStore, _json
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Advisory locks: (purpose, the schema's hash), so that sandboxes in other schemas of one database never wait
 # on each other's.
 WRITE_LOCK = 0x6C637001
@@ -43,6 +65,10 @@ MIGRATION_LOCK = 0x6C637002
 SETUP_LOCK = 0x6C637003
 RETRY_AFTER = 1  # seconds a client is told to wait, and the store waits before trying a lost database again
 DEFAULT_TIMEOUT = 5.0
+NOTIFY_LIMIT = 7900  # bytes of a notification's payload (PostgreSQL's limit is 8000): past it, "load afresh"
+RESERVED = 1000  # ids of a sequence that hands out ids without a transaction (search fingerprints), reserved at once
+RESERVED_SEQUENCES = frozenset({"fingerprint"})
+POSITION = "changes"  # the key, in lcphone_meta, of the number of the last change committed
 
 # Each migration takes the schema from the version before it to its own.
 MIGRATIONS: dict[int, str] = {
@@ -64,6 +90,10 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (location_id, fingerprint_id));
     CREATE TABLE lcphone_sequences (kind TEXT PRIMARY KEY, value BIGINT NOT NULL);
     """,
+    2: """
+    CREATE TABLE lcphone_rate_counters (key TEXT PRIMARY KEY, started DOUBLE PRECISION NOT NULL, count BIGINT NOT NULL);
+    INSERT INTO lcphone_meta (key, value) VALUES ('changes', '0') ON CONFLICT (key) DO NOTHING;
+    """,
 }
 DIALECT = Dialect(placeholder="%s", prefix="lcphone_", insertion_order="seq")
 
@@ -82,12 +112,40 @@ def redacted(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{parts.get('dbname', '')}{where}"
 
 
+SEARCH_PATH = re.compile(r"-c\s*search_path=(\S+)")
+
+
+def refuse_system_schema(schema: str) -> None:
+    """PostgreSQL's own schemas (pg_catalog, information_schema, pg_toast, any pg_*) keep no sandbox's state."""
+    if schema == "information_schema" or schema.startswith("pg_"):
+        raise StateFileError(
+            f"{schema} is a system schema of PostgreSQL: name a schema of your own in the URL's search_path "
+            "(?options=-csearch_path%3Dmy_sandbox)"
+        )
+
+
+def quoted_search_path(options: str) -> str:
+    """The URL's options with each schema of a `search_path` quoted, so that it is taken exactly as written
+    (`STORM1` is not `storm1`); a system schema first is refused."""
+
+    def quote(found: re.Match[str]) -> str:
+        names = [name[1:-1].replace('""', '"') if name[:1] == name[-1:] == '"' and len(name) > 1 else name
+                 for name in found.group(1).split(",")]  # fmt: skip
+        if names and names[0] and names[0] not in ("$user", '"$user"'):
+            refuse_system_schema(names[0])
+        listed = ",".join(name if name == "$user" else '"' + name.replace('"', '""') + '"' for name in names if name)
+        return f"-c search_path={listed}"
+
+    return SEARCH_PATH.sub(quote, options)
+
+
 def connect_options(url: str, timeout: float, name: str) -> dict[str, Any]:
     """How every connection is made: the server's own limits (below the watchdog's), keepalives, a name."""
     try:
         url_options = str(libpq.conninfo_to_dict(url).get("options") or "")  # a search_path, say: kept
     except psycopg.ProgrammingError:
         url_options = ""
+    url_options = quoted_search_path(url_options)
     millis = int(timeout * 1000)
     return {
         "connect_timeout": max(1, round(timeout)),
@@ -114,13 +172,17 @@ class Watchdog:
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._cut: set[int] = set()  # the connections cut at their deadline (by id), until guarded again
 
     @contextmanager
     def guard(self, connection: psycopg.Connection, timeout: float) -> Iterator[None]:
+        """`timeout` seconds for what runs inside; past them the connection is cut (`OperationalError`), and
+        `cut_by_watchdog(connection)` says so."""
         ticket = next(self._ids)
         with self._lock:
             heapq.heappush(self._deadlines, (time.monotonic() + timeout, ticket, connection))
             self._active.add(ticket)
+            self._cut.discard(id(connection))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="lcphone-postgres-watchdog", daemon=True)
                 self._thread.start()
@@ -129,6 +191,10 @@ class Watchdog:
         finally:
             with self._lock:
                 self._active.discard(ticket)
+
+    def cut_by_watchdog(self, connection: psycopg.Connection) -> bool:
+        with self._lock:
+            return id(connection) in self._cut
 
     def _watch(self) -> None:
         while True:
@@ -140,6 +206,7 @@ class Watchdog:
                     _, ticket, connection = heapq.heappop(self._deadlines)
                     if ticket in self._active:
                         expired.append(connection)
+                        self._cut.add(id(connection))
             for connection in expired:
                 _cut(connection)
 
@@ -166,15 +233,25 @@ class PostgresStore(SqlStore):
     ) -> None:
         super().__init__(DIALECT)
         self.url = url
-        self.fail_fast_for = fail_fast_for  # after a failure, seconds during which requests fail at once
+        self.fail_fast_for = fail_fast_for  # after a failure, seconds between the probe's tries
         self.description = redacted(url)
         self.timeout = timeout
         self._local = threading.local()
         self._watchdog = Watchdog()
-        self._down_until = 0.0
+        self._down = False  # a failure seen, and the probe has not reached the database since
+        self._closed = False
+        self._probe: threading.Thread | None = None
+        self._probe_lock = threading.Lock()
         self._last_error = ""
-        self._generation = -1
         self._schema_key = 0
+        self._mirror = Mirror()
+        self._mirror_lock = threading.RLock()  # held by a transaction, and while a change is applied
+        self._stale = True  # the mirror must be loaded afresh before it serves
+        self._settings_dirty = False  # another replica changed settings since changed_elsewhere() last said
+        self._reserved: dict[str, tuple[int, int]] = {}  # sequence -> (last handed out, last reserved)
+        self._reserve_lock = threading.Lock()
+        self._channel = ""
+        self._listener: Listener | None = None
         self.schema = "public"
         self._connect_options = connect_options(url, timeout, name)
         self._check_reachable()
@@ -191,9 +268,15 @@ class PostgresStore(SqlStore):
         try:
             self._pool.open(wait=True, timeout=timeout)
             self._migrate()
-            self._generation = self._read_generation()
+            self._channel = f"lcphone_changes_{self._schema_key & 0xFFFFFFFF:08x}"
+            self._listener = Listener(self, self._channel, self._received)
+            with self.transaction():
+                pass  # loads the mirror
+        except psycopg.Error as error:  # a schema it may not create, say: one line, not a traceback
+            self.close()
+            raise StateFileError(f"cannot use {self.description}: {' '.join(str(error).split())}") from None
         except BaseException:
-            self._pool.close()
+            self.close()
             raise
 
     # -- connections ----------------------------------------------------------------------
@@ -209,13 +292,48 @@ class PostgresStore(SqlStore):
             raise StateFileError(f"not a PostgreSQL URL ({error})") from None
 
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        """The database is away: requests fail at once from now on, until the probe finds it back."""
         reason = " ".join(str(error).split()) or type(error).__name__
-        self._last_error = reason
-        self._down_until = time.monotonic() + self.fail_fast_for
+        with self._probe_lock:
+            self._last_error = reason
+            self._down = True
+            if self._probe is None or not self._probe.is_alive():
+                self._probe = threading.Thread(
+                    target=self._probe_until_back, name="lcphone-postgres-probe", daemon=True
+                )
+                self._probe.start()
         return StoreUnavailable(f"{self.description} is unavailable: {reason}", RETRY_AFTER)
 
+    def _probe_until_back(self) -> None:
+        """In a thread of its own: one try every `fail_fast_for` seconds, each bounded by the timeout."""
+        while not self._closed:
+            time.sleep(self.fail_fast_for)
+            try:
+                connection = psycopg.connect(self.url, autocommit=True, **self._connect_options)
+            except psycopg.Error as error:
+                self._last_error = " ".join(str(error).split()) or type(error).__name__
+                continue
+            try:
+                with self._watchdog.guard(connection, self.timeout):
+                    connection.execute("SELECT 1")
+            except psycopg.Error as error:
+                self._last_error = " ".join(str(error).split()) or type(error).__name__
+                continue
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    connection.close()
+            with self._probe_lock:
+                self._down = False
+                self._probe = None
+            return
+
+    @property
+    def available(self) -> bool:
+        """False from a failure until the probe reached the database again."""
+        return not self._down
+
     def _checkout(self) -> psycopg.Connection:
-        if time.monotonic() < self._down_until:
+        if self._down:
             raise StoreUnavailable(f"{self.description} is unavailable: {self._last_error}", RETRY_AFTER)
         try:
             return self._pool.getconn()
@@ -228,18 +346,19 @@ class PostgresStore(SqlStore):
             self._pool.putconn(connection)
 
     def _attempt(self, work: Callable[[psycopg.Connection], T]) -> tuple[psycopg.Connection, T]:
-        """`work` on a pooled connection, retried once on a fresh one where the first was stale (a database that
-        restarted closed it while idle); the connection stays checked out."""
-        for attempt in (1, 2):
+        """`work` on a pooled connection, retried on another where one was stale (a database that restarted
+        closed it while idle: it fails at once); never after a call cut at its deadline, which would wait again.
+        The connection stays checked out."""
+        for attempt in range(self._pool.max_size + 1):
             connection = self._checkout()
             try:
                 with self._watchdog.guard(connection, self.timeout):
                     return connection, work(connection)
             except psycopg.OperationalError as error:
                 self._checkin(connection)
-                if not (connection.broken and attempt == 1):
+                stale = connection.broken and not self._watchdog.cut_by_watchdog(connection)
+                if not stale or attempt == self._pool.max_size:
                     raise self._unavailable(error) from None
-                self._pool.check()  # drop the other stale ones before the retry
             except BaseException:
                 self._checkin(connection)
                 raise
@@ -262,29 +381,171 @@ class PostgresStore(SqlStore):
         return self._call(lambda connection: connection.execute(sql, args).fetchall())
 
     def _run(self, sql: str, *args: Any) -> None:
-        """A change: in the transaction under way, or in one of its own."""
+        """A change: sent at the commit of the transaction under way (or of one of its own), with the others."""
         with self.transaction():
-            self._call(lambda connection: connection.execute(sql, args))
+            self._local.pending.append((sql, args))
+
+    def _begin(self, connection: psycopg.Connection) -> int:
+        """BEGIN, the write lock, and the number of the last change committed: one round trip."""
+        with connection.pipeline():
+            connection.execute("BEGIN")
+            connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (WRITE_LOCK, self._schema_key))
+            cursor = connection.execute("SELECT value FROM lcphone_meta WHERE key = %s", (POSITION,))
+        rows = cursor.fetchall()
+        return int(rows[0][0]) if rows else 0
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        if getattr(self._local, "connection", None) is not None:
+        """The write lock, a mirror caught up with every change committed before, and at the end one round trip
+        with the changes, their notification and COMMIT."""
+        local = self._local
+        if getattr(local, "connection", None) is not None:
             yield  # nested: part of the outer transaction
             return
-        begin = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}, {self._schema_key})"
-        connection, _ = self._attempt(lambda c: c.execute(begin))
-        self._local.connection = connection
+        connection, position = self._attempt(self._begin)
+        local.connection, local.pending, local.ops = connection, [], []
         try:
-            yield
-            self._call(lambda c: c.execute("COMMIT"))
+            self._caught_up(position)  # returns holding the mirror lock
+            try:
+                yield
+                self._commit(position)
+            except BaseException:
+                if local.ops:
+                    self._stale = True  # the mirror holds changes that were not committed
+                raise
+            finally:
+                self._mirror_lock.release()
         except BaseException:
             with contextlib.suppress(psycopg.Error):
                 if not connection.broken:
-                    connection.execute("ROLLBACK")
+                    with self._watchdog.guard(connection, self.timeout):
+                        connection.execute("ROLLBACK")
             raise
         finally:
-            self._local.connection = None
+            local.connection = local.pending = local.ops = None
             self._checkin(connection)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads from the mirror that agree with each other (no change is applied meanwhile): no database."""
+        if getattr(self._local, "connection", None) is not None:
+            yield
+            return
+        self._serving()
+        with self._mirror_lock:
+            self._local.reading = True
+            try:
+                yield
+            finally:
+                self._local.reading = False
+
+    def _caught_up(self, position: int) -> None:
+        """Inside the transaction, under the write lock: the mirror at `position` (the notifications of the changes
+        committed before are in flight; else, or past the timeout, loaded afresh). Returns holding the mirror lock."""
+        listener = self._listener
+        assert listener is not None
+        with listener.lock:
+            self._mirror_lock.acquire()
+            try:
+                deadline = time.monotonic() + self.timeout
+                while not self._stale and self._mirror.position < position and listener.connection is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    listener.drain(wait=min(left, 0.05))
+                if self._stale or self._mirror.position != position:
+                    self._call(lambda connection: self._load(connection, position))
+            except BaseException:
+                self._mirror_lock.release()
+                raise
+
+    def _load(self, connection: psycopg.Connection, position: int) -> None:
+        """The whole mirror, read afresh in the transaction (under the write lock: nothing moves meanwhile)."""
+        sql = self._sql
+        mirror = Mirror(position)
+        for key, value in connection.execute(sql["all meta"]).fetchall():
+            mirror.set_meta(key, value)
+        for (record,) in connection.execute(sql["all locations"]).fetchall():
+            mirror.put_location(Location(**orjson.loads(record)))
+        for value, location_id, scopes in connection.execute(sql["tokens"]).fetchall():
+            mirror.put_token(Token(value, location_id, frozenset(orjson.loads(scopes))))
+        for location_id, record in connection.execute(sql["all numbers"]).fetchall():
+            mirror.add_active_number(location_id, ActiveNumber(**orjson.loads(record)))
+        for (record,) in connection.execute(sql["all pools"]).fetchall():
+            mirror.put_pool(NumberPool(**orjson.loads(record)))
+        for location_id, fingerprint_id, digest, response in connection.execute(sql["all purchases"]).fetchall():
+            receipt = PurchaseReceipt.from_record(orjson.loads(response))
+            mirror.put_purchase(PurchaseRecord(location_id, fingerprint_id, digest, receipt))
+        for kind, value in connection.execute(sql["all sequences"]).fetchall():
+            mirror.set_sequence(kind, int(value))
+        self._mirror, self._stale, self._settings_dirty = mirror, False, True
+
+    def _commit(self, position: int) -> None:
+        local = self._local
+        if not local.ops:
+            self._call(lambda connection: connection.execute("COMMIT"))
+            return
+        message = orjson.dumps({"n": position + 1, "ops": local.ops})
+        if len(message) > NOTIFY_LIMIT:
+            message = orjson.dumps({"n": position + 1})  # too large to send: the others load afresh
+
+        def send(connection: psycopg.Connection) -> None:
+            with connection.pipeline():
+                for sql, args in local.pending:
+                    connection.execute(sql, args)
+                connection.execute("UPDATE lcphone_meta SET value = %s WHERE key = %s", (str(position + 1), POSITION))
+                connection.execute("SELECT pg_notify(%s, %s)", (self._channel, message.decode()))
+                connection.execute("COMMIT")
+
+        self._call(send)
+        local.ops = []  # committed: the mirror holds them rightly
+        self._mirror.position = position + 1
+
+    def _received(self, payload: str) -> None:
+        """A change another replica committed (or this one: already applied), in commit order."""
+        try:
+            change = orjson.loads(payload)
+            number = int(change["n"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return
+        with self._mirror_lock:
+            mirror = self._mirror
+            if self._stale or number <= mirror.position:
+                return
+            operations = change.get("ops")
+            if number != mirror.position + 1 or operations is None:
+                self._stale = True  # a gap, or a change too large to send: loaded afresh before serving
+                return
+            for operation in operations:
+                mirror.apply(operation)
+                if operation[0] in SETTINGS_CHANGES:
+                    self._settings_dirty = True
+                if operation[0] == "clear":
+                    self._reserved.clear()
+            mirror.position = number
+
+    def mirror_may_be_behind(self) -> None:
+        """The listener (re)connected: changes may have been missed."""
+        self._stale = True
+
+    def _serving(self) -> Mirror:
+        """The mirror, for a read: caught up with what has arrived; 503 unless the database answered within the
+        timeout on a channel that lost nothing."""
+        local = self._local
+        if getattr(local, "connection", None) is not None or getattr(local, "reading", False):
+            return self._mirror  # in a transaction (caught up at its start, changed only by it), or reading
+        listener = self._listener
+        if self._down or listener is None or not listener.fresh():
+            why = self._last_error if self._down else (listener.error if listener else "not started")
+            raise StoreUnavailable(f"{self.description} is unavailable: {why}", RETRY_AFTER)
+        if listener.readable():
+            listener.drain()
+            if not listener.fresh():
+                raise StoreUnavailable(f"{self.description} is unavailable: {listener.error}", RETRY_AFTER)
+        if self._stale:
+            with self.transaction():
+                pass  # loads it afresh
+        return self._mirror
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -296,7 +557,7 @@ class PostgresStore(SqlStore):
             try:
                 yield
             finally:
-                with contextlib.suppress(psycopg.Error):
+                with contextlib.suppress(psycopg.Error), self._watchdog.guard(connection, self.timeout):
                     connection.execute(f"SELECT pg_advisory_unlock({SETUP_LOCK}, {self._schema_key})")
         except psycopg.OperationalError as error:
             raise self._unavailable(error) from None
@@ -333,35 +594,129 @@ class PostgresStore(SqlStore):
         [(path,)] = connection.execute("SHOW search_path").fetchall()
         first = path.split(",")[0].strip()
         if first and first != '"$user"' and first != "$user":
-            connection.execute(
-                psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(first.strip('"')))
-            )
+            name = first[1:-1].replace('""', '"') if first[:1] == first[-1:] == '"' and len(first) > 1 else first
+            refuse_system_schema(name)
+            connection.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(name)))
         [(schema, key)] = connection.execute("SELECT current_schema(), hashtext(current_schema())").fetchall()
         if schema is None:
             raise StateFileError(f"{self.description}: its search_path ({path}) names no schema to keep state in")
+        refuse_system_schema(schema)  # a role's or database's own search_path may name one too
         self.schema = schema
         return int(key)
 
-    # -- settings, generation and lifecycle --------------------------------------------------
-    def _read_generation(self) -> int:
-        return int(self._rows("SELECT value FROM lcphone_meta WHERE key = 'generation'")[0][0])
+    # -- the state methods: reads from the mirror, changes to it and to the database ----------------
+    def get_meta(self, key: str) -> str | None:
+        return self._serving().get_meta(key)
 
-    def _settings_changed(self) -> None:
-        """Inside a transaction: tells the other replicas that settings changed (bumps the generation)."""
-        [(value,)] = self._rows(
-            "UPDATE lcphone_meta SET value = (value::bigint + 1)::text WHERE key = 'generation' RETURNING value"
-        )
-        if int(value) == self._generation + 1:  # no other replica's change in between: nothing to re-read
-            self._generation = int(value)
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            super().set_meta(key, value)
+            self._mirror.set_meta(key, value)
+            self._local.ops.append(meta_set(key, value))
+
+    def clear(self) -> None:
+        with self.transaction():
+            super().clear()
+            self._mirror.clear()
+            self._reserved.clear()
+            self._local.ops.append(cleared())
+
+    def get_location(self, location_id: str) -> Location | None:
+        return self._serving().get_location(location_id)
+
+    def put_location(self, location: Location) -> None:
+        with self.transaction():
+            super().put_location(location)
+            self._mirror.put_location(location)
+            self._local.ops.append(location_changed(location))
+
+    def location_ids(self) -> list[str]:
+        return self._serving().location_ids()
+
+    def get_token(self, value: str) -> Token | None:
+        return self._serving().get_token(value)
+
+    def put_token(self, token: Token) -> None:
+        with self.transaction():
+            super().put_token(token)
+            self._mirror.put_token(token)
+            self._local.ops.append(token_changed(token))
+
+    def tokens(self) -> list[Token]:
+        return self._serving().tokens()
+
+    def owner_of(self, phone_number: str) -> str | None:
+        return self._serving().owner_of(phone_number)
+
+    def active_numbers(self, location_id: str) -> list[ActiveNumber]:
+        return self._serving().active_numbers(location_id)
+
+    def has_active_numbers(self, location_id: str) -> bool:
+        return self._serving().has_active_numbers(location_id)
+
+    def count_active_numbers(self, location_id: str) -> int:
+        return self._serving().count_active_numbers(location_id)
+
+    def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
+        with self.transaction():
+            self.next_sequence(HELD + location_id)
+            seq = self.next_sequence("numbers-order")
+            self._run(self._sql["add_active_number"], number.phone_number, location_id, seq, _json(number.to_record()))
+            self._mirror.add_active_number(location_id, number)
+            self._local.ops.append(number_added(location_id, number))
+
+    def pools(self, location_id: str) -> list[NumberPool]:
+        return self._serving().pools(location_id)
+
+    def put_pool(self, pool: NumberPool) -> None:
+        with self.transaction():
+            known = any(kept.id == pool.id for kept in self._mirror.pools(pool.location_id))
+            seq = 0 if known else self.next_sequence("pools-order")  # a known pool keeps its place (and seq)
+            self._run(self._sql["put_pool"], pool.id, pool.location_id, seq, _json(asdict(pool)))
+            self._mirror.put_pool(pool)
+            self._local.ops.append(pool_changed(pool))
+
+    def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None:
+        return self._serving().get_purchase(location_id, fingerprint_id)
+
+    def put_purchase(self, record: PurchaseRecord) -> None:
+        with self.transaction():
+            super().put_purchase(record)
+            self._mirror.put_purchase(record)
+            self._local.ops.append(purchase_kept(record))
+
+    def next_sequence(self, kind: str) -> int:
+        if kind in RESERVED_SEQUENCES:
+            return self._reserved_id(kind)
+        with self.transaction():
+            value = self._mirror.sequence(kind) + 1
+            self._mirror.set_sequence(kind, value)
+            self._run(self._sql["set_sequence"], kind, value)
+            self._local.ops.append(sequence_moved(kind, value))
+            return value
+
+    def _reserved_id(self, kind: str) -> int:
+        """The next id of a sequence whose ids are reserved by the thousand (one statement, no lock): unique
+        across replicas, and in memory's order on one replica."""
+        with self._reserve_lock:
+            last, reserved = self._reserved.get(kind, (0, 0))
+            if last >= reserved:
+                [(reserved,)] = self._rows(self._sql["reserve_sequence"], kind, RESERVED)
+                last = reserved - RESERVED
+            self._reserved[kind] = (last + 1, reserved)
+            return last + 1
 
     def changed_elsewhere(self) -> bool:
-        generation = self._read_generation()
-        changed, self._generation = generation != self._generation, generation
+        """Whether another replica changed settings since last asked: known from its notification, no query."""
+        self._serving()
+        changed, self._settings_dirty = self._settings_dirty, False
         return changed
 
     def health(self) -> dict[str, object]:
+        """At once while the database is known to be away; otherwise one query, within the timeout."""
         started = time.perf_counter()
         try:
+            self._serving()
             [(version,)] = self._rows("SHOW server_version")
         except StoreUnavailable as error:
             return {"store": self.description, "ok": False, "error": error.detail}
@@ -377,4 +732,7 @@ class PostgresStore(SqlStore):
         }
 
     def close(self) -> None:
+        self._closed = True
+        if self._listener is not None:
+            self._listener.close()
         self._pool.close()

@@ -18,7 +18,7 @@ import orjson
 from ..domain.models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
 
 HELD = "held:"  # sequences counting each location's numbers
-TABLES = ("locations", "tokens", "numbers", "pools", "purchases", "sequences")
+TABLES = ("locations", "tokens", "numbers", "pools", "purchases", "sequences", "rate_counters")
 
 
 def _json(value: Any) -> str:
@@ -62,6 +62,23 @@ class Dialect:
             f"VALUES ({p}, {p}, {p}, {p})",
             "next_sequence": f"INSERT INTO {t}sequences (kind, value) VALUES ({p}, 1) "
             f"ON CONFLICT (kind) DO UPDATE SET value = {t}sequences.value + 1 RETURNING value",
+            "set_sequence": f"INSERT INTO {t}sequences (kind, value) VALUES ({p}, {p}) "
+            "ON CONFLICT (kind) DO UPDATE SET value = excluded.value",
+            "reserve_sequence": f"INSERT INTO {t}sequences (kind, value) VALUES ({p}, {p}) "
+            f"ON CONFLICT (kind) DO UPDATE SET value = {t}sequences.value + excluded.value RETURNING value",
+            "all meta": f"SELECT key, value FROM {t}meta",
+            "all locations": f"SELECT record FROM {t}locations ORDER BY {order}",
+            "all numbers": f"SELECT location_id, record FROM {t}numbers ORDER BY seq",
+            "all pools": f"SELECT record FROM {t}pools ORDER BY seq",
+            "all purchases": f"SELECT location_id, fingerprint_id, digest, response FROM {t}purchases",
+            "all sequences": f"SELECT kind, value FROM {t}sequences",
+            # A rate-limit counter: started again (with `start`) once `period` seconds have passed since it started.
+            "count_request": f"INSERT INTO {t}rate_counters (key, started, count) VALUES ({p}, {p}, 1) "
+            f"ON CONFLICT (key) DO UPDATE SET "
+            f"count = CASE WHEN {p} - {t}rate_counters.started >= {p} THEN 1 ELSE {t}rate_counters.count + 1 END, "
+            f"started = CASE WHEN {p} - {t}rate_counters.started >= {p} THEN excluded.started "
+            f"ELSE {t}rate_counters.started END RETURNING started, count",
+            "requests_counted": f"SELECT started, count FROM {t}rate_counters WHERE key = {p}",
             **{f"clear {table}": f"DELETE FROM {t}{table}" for table in TABLES},
         }
 
@@ -109,6 +126,9 @@ class SqlStore:
 
     def transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError
+
+    def reading(self) -> AbstractContextManager[None]:
+        return self.transaction()
 
     def _settings_changed(self) -> None:
         """Inside a transaction that changed settings: what tells other processes to re-read them (if needed)."""
@@ -205,3 +225,12 @@ class SqlStore:
         with self.transaction():
             [(value,)] = self._rows(self._sql["next_sequence"], kind)
             return int(value)
+
+    # -- rate-limit counters (one atomic statement each, outside any transaction) ----------------
+    def count_request(self, key: str, start: float, now: float, period: float) -> tuple[float, int]:
+        [(started, count)] = self._rows(self._sql["count_request"], key, start, now, period, now, period)
+        return float(started), int(count)
+
+    def requests_counted(self, key: str, now: float, period: float) -> int:
+        rows = self._rows(self._sql["requests_counted"], key)
+        return int(rows[0][1]) if rows and now - float(rows[0][0]) < period else 0

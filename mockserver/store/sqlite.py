@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS purchases (
     location_id TEXT NOT NULL, fingerprint_id TEXT NOT NULL, digest TEXT NOT NULL, response TEXT NOT NULL,
     PRIMARY KEY (location_id, fingerprint_id));
 CREATE TABLE IF NOT EXISTS sequences (kind TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rate_counters (key TEXT PRIMARY KEY, started REAL NOT NULL, count INTEGER NOT NULL);
 """
 
 DIALECT = Dialect(placeholder="?", prefix="", insertion_order="rowid")
