@@ -31,7 +31,14 @@ from ..domain.scenario import ScenarioError
 from ..errors import StateFileError, StoreUnavailable
 from ..sandbox import Sandbox
 from . import protection
-from .protection import DEFAULT_HEADER_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, GuardedProtocol
+from .protection import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    GuardedProtocol,
+)
 from .settings import (
     MASTER_VARIABLE,
     SETTINGS_VARIABLE,
@@ -208,6 +215,24 @@ OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             default=DEFAULT_HEADER_TIMEOUT,
             metavar="SECONDS",
             help=f"close a connection whose request headers take longer (default {DEFAULT_HEADER_TIMEOUT:g})",
+        ),
+    ),
+    (
+        ("--body-timeout",),
+        dict(
+            type=_positive_float,
+            default=DEFAULT_BODY_TIMEOUT,
+            metavar="SECONDS",
+            help=f"answer 408 to a request whose body takes longer (default {DEFAULT_BODY_TIMEOUT:g})",
+        ),
+    ),
+    (
+        ("--max-header-bytes",),
+        dict(
+            type=_bounded_int(1024, 1024 * 1024),
+            default=DEFAULT_MAX_HEADER_BYTES,
+            metavar="BYTES",
+            help=f"answer 431 to a request line and headers larger than this (default {DEFAULT_MAX_HEADER_BYTES})",
         ),
     ),
     (
@@ -403,7 +428,7 @@ def _run(args: argparse.Namespace) -> int:
         cleanup.callback(sandbox.store.close)
         sock = _bind(args.host, args.port)
         cleanup.callback(sock.close)
-        protection.configure(args.max_connections, args.header_timeout)
+        protection.configure(**settings.limits())
         _ = sandbox.app  # built before memory is settled, so that it is settled too
         settle_memory()
         launch = Launch(args, settings, sandbox, sock, generated_key, temporary)
@@ -424,6 +449,8 @@ def _settings(args: argparse.Namespace, state: str | None, admin_key: str | None
         cors_origins=tuple(args.cors_origin),
         max_connections=args.max_connections,
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_header_bytes=args.max_header_bytes,
         state_timeout=args.state_timeout,
     )
 

@@ -45,9 +45,20 @@ class ServeSettings:
     admin_key: str | None = None
     numbers_per_type: int | None = None  # None: the stored one, or the default
     cors_origins: tuple[str, ...] = ()
-    max_connections: int = 1000
-    header_timeout: float = 10.0
+    max_connections: int = protection.DEFAULT_MAX_CONNECTIONS
+    header_timeout: float = protection.DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = protection.DEFAULT_BODY_TIMEOUT
+    max_header_bytes: int = protection.DEFAULT_MAX_HEADER_BYTES
     state_timeout: float = 5.0  # the longest a request waits on PostgreSQL before a 503
+
+    def limits(self) -> dict[str, Any]:
+        """What `protection` enforces on each connection."""
+        return {
+            "max_connections": self.max_connections,
+            "header_timeout": self.header_timeout,
+            "body_timeout": self.body_timeout,
+            "max_header_bytes": self.max_header_bytes,
+        }
 
     def to_environment(self) -> str:
         return orjson.dumps(asdict(self)).decode()
@@ -123,7 +134,7 @@ def app_from_environment():
     """The ASGI app of one worker (uvicorn factory): attached to the shared state, changing nothing at start."""
     die_with_master()
     settings = ServeSettings.from_environment()
-    protection.configure(settings.max_connections, settings.header_timeout)
+    protection.configure(**settings.limits())
     app = build_sandbox(settings, attach=True).app
     settle_memory()
     return app
