@@ -63,7 +63,9 @@ def test_a_change_with_the_cookie_alone_needs_the_pages_csrf_token(keyed) -> Non
     csrf = csrf_of(keyed.get("/__admin/ui").text)
     assert keyed.get("/__admin/health").status_code == 200  # reading needs the cookie only
     refused = keyed.post("/__admin/reset")
-    assert refused.status_code == 401 and refused.json()["message"] == "The admin API needs the X-Admin-Key header."
+    assert (
+        refused.status_code == 401 and refused.json()["message"] == "A change needs the page's X-Lcphone-Csrf header."
+    )
     assert keyed.post("/__admin/reset", headers={CSRF_HEADER: "0" * 64}).status_code == 401
     assert keyed.post("/__admin/reset", headers={CSRF_HEADER: csrf}).status_code == 200
 

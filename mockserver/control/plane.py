@@ -67,6 +67,7 @@ class ControlPlane:
         drift: list[str] | tuple[str, ...] | None = None,
         faults: list[str] | tuple[str, ...] | None = None,
         admin_key: str | None = None,
+        allowed_hosts: tuple[str, ...] | None = None,
         cors_origins: tuple[str, ...] = (),
         attach: bool = False,
         operations: OperationRegistry | None = None,
@@ -82,6 +83,9 @@ class ControlPlane:
         self.attached = attach  # joined a state already set up, changing nothing at start
         self.drift = Drift.parse(drift)
         self.admin_key = admin_key  # required on admin requests when set (a sandbox exposed beyond loopback)
+        # The Host names the admin API answers beyond loopback's own (None: any; `lcphone serve` on loopback
+        # sets it, against DNS rebinding).
+        self.allowed_hosts = tuple(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
         self.cors_origins = tuple(cors_origins)  # browser apps allowed to call the API
         self.operations = operations or operation_registry()
         self.seed, self.numbers_per_type = self._identity(seed, numbers_per_type)

@@ -29,9 +29,9 @@ from ..domain.scenario import Scenario, ScenarioError
 from ..errors import ApiError
 from ..views import view_for
 from ..views.base import number_pool
-from .admin_access import ADMIN_KEY_HEADER, cross_origin, key_accepted, other_origin_refused
+from .admin_access import AdminAccess, guarded_by
 from .inspector import inspector_routes
-from .rendering import error_response, json_response
+from .rendering import json_response
 
 if TYPE_CHECKING:
     from ..control.plane import ControlPlane
@@ -236,22 +236,6 @@ def policy_to_api(policy) -> dict[str, Any]:
     }
 
 
-def _guarded(sandbox: ControlPlane, endpoint: Callable[[Request], Awaitable[Response]]):
-    """Applies the access rules (`admin_access`) and renders errors like the API's."""
-
-    async def guarded(request: Request) -> Response:
-        try:
-            if cross_origin(request):
-                raise other_origin_refused("The admin API")
-            if not key_accepted(sandbox.admin_key, request):
-                raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
-            return await endpoint(request)
-        except ApiError as error:
-            return error_response(error)
-
-    return guarded
-
-
 def admin_routes(sandbox: ControlPlane) -> list[Route]:
     admin = AdminApi(sandbox)
     table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
@@ -273,8 +257,9 @@ def admin_routes(sandbox: ControlPlane) -> list[Route]:
         ("/rate-limits", admin.get_rate_limits, "GET"),
         ("/rate-limits", admin.set_rate_limits, "PUT"),
     ]
+    access = AdminAccess(sandbox)
     routes = [
-        Route(ADMIN_PREFIX + path, endpoint=_guarded(sandbox, endpoint), methods=[method])
+        Route(ADMIN_PREFIX + path, endpoint=guarded_by(access, endpoint), methods=[method])
         for path, endpoint, method in table
     ]
-    return routes + inspector_routes(sandbox, lambda endpoint: _guarded(sandbox, endpoint))
+    return routes + inspector_routes(sandbox, access)

@@ -23,14 +23,7 @@ from .. import errors
 from ..contract import files as contract_files
 from ..contract.versions import load_contract
 from ..contract.versions import registry as version_registry
-from .admin_access import (
-    SESSION_COOKIE,
-    cross_origin,
-    csrf_token,
-    key_accepted,
-    other_origin_refused,
-    session_value,
-)
+from .admin_access import SESSION_COOKIE, SESSION_SECONDS, UNFRAMEABLE, AdminAccess, csrf_token, guarded_by
 from .rendering import error_response, json_response
 
 if TYPE_CHECKING:
@@ -105,34 +98,46 @@ def key_form(failed: bool = False) -> str:
 
 
 class Inspector:
-    def __init__(self, sandbox: ControlPlane) -> None:
+    def __init__(self, sandbox: ControlPlane, access: AdminAccess) -> None:
         self.sandbox = sandbox
+        self.access = access
 
     @property
     def admin_key(self) -> str | None:
-        return self.sandbox.admin_key
+        return self.access.admin_key
 
     # -- routes -------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
-        if cross_origin(request):
-            return error_response(other_origin_refused("The inspector"))
-        if not key_accepted(self.admin_key, request):
-            return HTMLResponse(key_form(), status_code=401)
-        return HTMLResponse(self.render(request))
+        refused = self.access.refusal(request, "The inspector")
+        if refused is not None and refused.status == 401:  # no key yet, or the session is over: the form
+            return HTMLResponse(key_form(), status_code=401, headers=UNFRAMEABLE)
+        if refused is not None:
+            return _unframeable(error_response(refused))
+        return HTMLResponse(self.render(request), headers=UNFRAMEABLE)
 
     async def session(self, request: Request) -> Response:
         """The key form: a valid key earns the session cookie."""
-        if cross_origin(request):
-            return error_response(other_origin_refused("The inspector"))
+        refused = self.access.place_refusal(request, "The inspector")
+        if refused is not None:
+            return _unframeable(error_response(refused))
         raw = await request.body()
         key = parse_qs(raw[:4096].decode("utf-8", "replace")).get("key", [""])[0]  # a urlencoded form
-        admin_key = self.admin_key
-        if admin_key is None:
+        if self.admin_key is None:
             return RedirectResponse(UI_PATH, status_code=303)
-        if not key_accepted(admin_key, _with_key(request, key)):
-            return HTMLResponse(key_form(failed=True), status_code=401)
+        refused = self.access.key_refusal(request, key)
+        if refused is not None and refused.status == 401:
+            return HTMLResponse(key_form(failed=True), status_code=401, headers=UNFRAMEABLE)
+        if refused is not None:  # too many wrong keys
+            return _unframeable(error_response(refused))
         response = RedirectResponse(UI_PATH, status_code=303)
-        response.set_cookie(SESSION_COOKIE, session_value(admin_key), httponly=True, samesite="strict", path="/__admin")
+        response.set_cookie(
+            SESSION_COOKIE,
+            self.access.new_session(),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            path="/__admin",
+        )
         return response
 
     async def favicon(self, request: Request) -> Response:
@@ -319,21 +324,23 @@ class Inspector:
         )
 
 
-def _with_key(request: Request, key: str) -> Request:
-    """The request as if it had sent `key` in X-Admin-Key (to check a key typed into the form)."""
-    scope = dict(request.scope)
-    scope["headers"] = [(b"x-admin-key", key.encode("latin-1", "replace"))]
-    return Request(scope)
+def _unframeable(response: Response) -> Response:
+    response.headers.update(UNFRAMEABLE)
+    return response
 
 
-def inspector_routes(sandbox: ControlPlane, guarded) -> list[Route]:
+def inspector_routes(sandbox: ControlPlane, access: AdminAccess) -> list[Route]:
     """The page and its form (their own access handling), and the contracts (the admin API's rules)."""
-    inspector = Inspector(sandbox)
+    return page_routes(Inspector(sandbox, access), access)
+
+
+def page_routes(inspector: Inspector, access: AdminAccess) -> list[Route]:
+    """The routes of an inspector page, a sandbox's or a proxy's."""
     return [
         Route(UI_PATH, endpoint=inspector.page, methods=["GET"]),
         Route(f"{UI_PATH}/session", endpoint=inspector.session, methods=["POST"]),
-        Route("/__admin/contracts", endpoint=guarded(inspector.contracts), methods=["GET"]),
-        Route("/__admin/contracts/{name}", endpoint=guarded(inspector.contract), methods=["GET"]),
+        Route("/__admin/contracts", endpoint=guarded_by(access, inspector.contracts), methods=["GET"]),
+        Route("/__admin/contracts/{name}", endpoint=guarded_by(access, inspector.contract), methods=["GET"]),
         Route("/openapi.json", endpoint=inspector.openapi, methods=["GET"]),
         Route("/openapi.yaml", endpoint=inspector.openapi, methods=["GET"]),
         Route("/favicon.ico", endpoint=inspector.favicon, methods=["GET"]),

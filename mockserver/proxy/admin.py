@@ -3,7 +3,6 @@ traffic, the inspector page and the contracts, under the sandbox's access rules 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -13,10 +12,9 @@ from starlette.routing import Route
 
 from .. import errors
 from ..contract.coverage import CoverageReport
-from ..errors import ApiError
 from ..http.admin import journal_page
-from ..http.admin_access import ADMIN_KEY_HEADER, cross_origin, key_accepted, other_origin_refused
-from ..http.inspector import UI_PATH
+from ..http.admin_access import AdminAccess, guarded_by
+from ..http.inspector import page_routes
 from ..http.rendering import error_response, json_response
 from .inspector import ProxyInspector
 
@@ -24,20 +22,6 @@ if TYPE_CHECKING:
     from .app import Proxy
 
 ADMIN_PATHS = ("/__admin/", "/favicon.ico", "/openapi.json", "/openapi.yaml")
-
-
-def _guarded(proxy: Proxy, endpoint: Callable[[Request], Awaitable[Response]]):
-    async def guarded(request: Request) -> Response:
-        try:
-            if cross_origin(request):
-                raise other_origin_refused("The admin API")
-            if not key_accepted(proxy.admin_key, request):
-                raise errors.ApiError(401, f"The admin API needs the {ADMIN_KEY_HEADER} header.", "Unauthorized")
-            return await endpoint(request)
-        except ApiError as error:
-            return error_response(error)
-
-    return guarded
 
 
 def admin_app(proxy: Proxy) -> Starlette:
@@ -65,19 +49,9 @@ def admin_app(proxy: Proxy) -> Starlette:
         ("/__admin/journal", clear_journal, "DELETE"),
         ("/__admin/coverage", coverage, "GET"),
     ]
-    inspector = ProxyInspector(proxy)
-    table += [
-        ("/__admin/contracts", inspector.contracts, "GET"),
-        ("/__admin/contracts/{name}", inspector.contract, "GET"),
-    ]
-    routes = [Route(path, endpoint=_guarded(proxy, endpoint), methods=[method]) for path, endpoint, method in table]
-    routes += [  # the page and its key form handle access themselves, as the sandbox's do
-        Route(UI_PATH, endpoint=inspector.page, methods=["GET"]),
-        Route(f"{UI_PATH}/session", endpoint=inspector.session, methods=["POST"]),
-        Route("/openapi.json", endpoint=inspector.openapi, methods=["GET"]),
-        Route("/openapi.yaml", endpoint=inspector.openapi, methods=["GET"]),
-        Route("/favicon.ico", endpoint=inspector.favicon, methods=["GET"]),
-    ]
+    access = AdminAccess(proxy)
+    routes = [Route(path, endpoint=guarded_by(access, endpoint), methods=[method]) for path, endpoint, method in table]
+    routes += page_routes(ProxyInspector(proxy, access), access)  # the page, its form, the contracts
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.router.redirect_slashes = False
     return app

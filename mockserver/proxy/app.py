@@ -37,11 +37,12 @@ class Proxy:
         max_latency_ms: int | None = None,
         record: bool = False,
         admin_key: str | None = None,
-        allowed_hosts: tuple[str, ...] | None = (),
+        allowed_hosts: tuple[str, ...] | None = None,
     ) -> None:
         self.target = target.rstrip("/")
         self.admin_key = admin_key
-        self.allowed_hosts = allowed_hosts  # on loopback: the host names answered beyond loopback's (None: any)
+        # On loopback: the Host names its admin surface answers besides loopback's (None: any).
+        self.allowed_hosts = tuple(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
         self.journal = Journal()
         self.gate = PurchaseGate(allow_purchase, max_purchases)
         self.report = ProxyReport(self.target, self.gate)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..contract.versions import registry as version_registry
+from ..serve.command import ALLOWED_HOST_OPTION
 
 DESCRIPTION = (
     "Forward each request of a client to a real API (staging, say) and its answer back unchanged, and check "
@@ -116,6 +117,7 @@ OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             "and printed once when listening beyond loopback without one",
         ),
     ),
+    ALLOWED_HOST_OPTION,
     (("--access-log",), dict(action="store_true", help="print a line for every request")),
 ]
 
@@ -206,6 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         max_latency_ms=args.max_latency,
         record=paths["--record"] is not None,
         admin_key=admin_key,
+        allowed_hosts=tuple(args.allowed_host) if is_loopback(args.host) else None,
     )
     port = sock.getsockname()[1]
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from ..contract.operations import registry as operation_registry
 from ..contract.versions import registry as version_registry
-from ..http.admin_access import csrf_token
+from ..http.admin_access import AdminAccess, csrf_token
 from ..http.inspector import Inspector, asset, base_url, journal_panel, page_html
 
 if TYPE_CHECKING:
@@ -22,12 +22,9 @@ if TYPE_CHECKING:
 
 
 class ProxyInspector(Inspector):
-    def __init__(self, proxy: Proxy) -> None:  # the sandbox's page, over a proxy's parts
+    def __init__(self, proxy: Proxy, access: AdminAccess) -> None:  # the sandbox's page, over a proxy's parts
         self.proxy = proxy
-
-    @property
-    def admin_key(self) -> str | None:
-        return self.proxy.admin_key
+        self.access = access
 
     def render(self, request: Request) -> str:
         proxy = self.proxy

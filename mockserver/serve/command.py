@@ -87,6 +87,20 @@ DESCRIPTION = (
 )
 
 # Every option: its flags and argparse's keywords. The help is the documentation: `lcphone serve --help`.
+# On loopback, the admin API and the inspector answer only loopback names (DNS rebinding); `lcphone proxy` too.
+ALLOWED_HOST_OPTION = (
+    ("--allowed-host",),
+    dict(
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="on loopback, a Host name the admin API and the inspector also answer, besides localhost, 127.0.0.1 "
+        "and [::1] (repeatable); any other is refused, so that no web page can reach them by pointing a name of "
+        "its own at 127.0.0.1",
+    ),
+)
+
+
 OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--host",),
@@ -180,6 +194,7 @@ OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             "when listening beyond loopback without one; never empty",
         ),
     ),
+    ALLOWED_HOST_OPTION,
     (
         ("--cors-origin",),
         dict(
@@ -446,6 +461,7 @@ def _settings(args: argparse.Namespace, state: str | None, admin_key: str | None
         numbers_per_type=args.inventory,
         rate_limit=_rate_limit_settings(args),
         admin_key=admin_key,
+        allowed_hosts=tuple(args.allowed_host) if is_loopback(args.host) else None,
         cors_origins=tuple(args.cors_origin),
         max_connections=args.max_connections,
         header_timeout=args.header_timeout,

@@ -43,6 +43,7 @@ class ServeSettings:
     faults: tuple[str, ...] = ()
     rate_limit: dict[str, Any] = field(default_factory=dict)  # RateLimitPolicy fields
     admin_key: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None  # on loopback: the Host names answered besides loopback's
     numbers_per_type: int | None = None  # None: the stored one, or the default
     cors_origins: tuple[str, ...] = ()
     max_connections: int = protection.DEFAULT_MAX_CONNECTIONS
@@ -72,6 +73,7 @@ class ServeSettings:
                 "drift": tuple(data["drift"]),
                 "faults": tuple(data["faults"]),
                 "cors_origins": tuple(data.get("cors_origins", ())),
+                "allowed_hosts": None if data.get("allowed_hosts") is None else tuple(data["allowed_hosts"]),
             }
         )
 
@@ -91,6 +93,7 @@ def build_sandbox(settings: ServeSettings, attach: bool = False):
                 faults=settings.faults,
                 rate_limits=RateLimitPolicy(**settings.rate_limit),
                 admin_key=settings.admin_key,
+                allowed_hosts=settings.allowed_hosts,
                 numbers_per_type=settings.numbers_per_type,
                 cors_origins=settings.cors_origins,
                 attach=attach or joining,
