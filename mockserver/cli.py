@@ -26,12 +26,24 @@ def build_parser() -> argparse.ArgumentParser:
     verify_command.add_parser(commands)
     proxy_command.add_parser(commands)
     contract_command.add_parser(commands)
+    _remember_each_parser(parser)
     return parser
+
+
+def _remember_each_parser(parser: argparse.ArgumentParser) -> None:
+    """Each command's parser is in the namespace it parses, so that an error names that command's usage."""
+    parser.set_defaults(parser_of_command=parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _remember_each_parser(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # told by the command that was asked for, with its usage, not the top level's
+        args.parser_of_command.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not hasattr(args, "run"):
         parser.print_help()
         return 2

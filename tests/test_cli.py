@@ -51,3 +51,11 @@ def test_help_describes_every_option() -> None:
     result = subprocess.run([sys.executable, "-m", "mockserver.cli", "serve", "--help"], capture_output=True, text=True)
     for option in ("--host", "--port", "--seed", "--scenario"):
         assert option in result.stdout
+
+
+def test_a_misspelt_option_shows_its_commands_usage() -> None:
+    for command in (["serve", "--prot"], ["proxy", "--target", "http://127.0.0.1:9", "--bogus"]):
+        result = subprocess.run([sys.executable, "-m", "mockserver.cli", *command], capture_output=True, text=True)
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"usage: lcphone {command[0]} ")
+        assert result.stderr.rstrip().endswith(f"lcphone {command[0]}: error: unrecognized arguments: {command[-1]}")

@@ -48,6 +48,7 @@ def _row(output: str, operation: str, version: str) -> str:
 def test_the_table_shows_what_the_tests_received_and_what_they_never_did(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USER_TESTS)
     # importlib: the suite itself may have imported examples/test_lcphone_client.py under the same module name.
+    pytester.syspathinsert()
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--import-mode=importlib", "--lcphone-coverage")
     result.assert_outcomes(passed=4)
     output = result.stdout.str()
@@ -170,6 +171,7 @@ def test_the_examples_coverage_table_is_the_readmes(pytester: pytest.Pytester) -
     for name in ("lcphone_client.py", "test_lcphone_client.py"):
         pytester.makepyfile(**{name[:-3]: (ROOT / "examples" / name).read_text()})
     # importlib: the suite itself may have imported examples/test_lcphone_client.py under the same module name.
+    pytester.syspathinsert()
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--import-mode=importlib", "--lcphone-coverage")
     result.assert_outcomes(passed=8)
     lines = result.stdout.str().split("lcphone contract coverage =")[1].splitlines()[1:]

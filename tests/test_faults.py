@@ -165,3 +165,22 @@ def test_serve_refuses_a_bad_fault_spec(serve) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and "status" in result.stderr
+
+
+KNOWN = "(known: operationId, latencyMs, status, drop, truncate, times, ratio)"
+
+
+def test_a_fault_the_sandbox_cannot_understand_is_refused_naming_the_keys_it_knows(raw_http, capsys) -> None:
+    from mockserver.cli import main
+
+    typo = raw_http.get(
+        f"/phone-system/numbers/location/{LOCATION}", headers={**auth(), "X-Lcphone-Fault": "stats=503"}
+    )
+    assert typo.status_code == 400  # a typo must not pass as a request served normally
+    assert typo.json()["message"] == f"X-Lcphone-Fault: stats: is not a known field {KNOWN}"
+    [entry] = raw_http.get("/__admin/journal").json()["requests"]
+    assert not entry["conforms"] and entry["violations"][0]["field"] == "header.X-Lcphone-Fault"
+    added = raw_http.post("/__admin/faults", json={"operationId": "*", "stats": 503})
+    assert added.status_code == 400 and added.json()["message"] == f"stats: is not a known field {KNOWN}"
+    assert main(["serve", "--fault", "listNumberPools:stats=503", "--port", "0"]) == 2
+    assert f"stats: is not a known field {KNOWN}" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import files
 from .model import Contract
-from .requests import OperationValidator, schema_validator, schema_violations
+from .requests import OperationValidator, Violation, schema_validator, schema_violations
 
 
 @functools.lru_cache(maxsize=1)
@@ -30,10 +30,32 @@ def _schema_validator(name: str):
     return schema_validator(admin_contract().schema(name))
 
 
+def _schema_at(pointer: str) -> Any:
+    """The admin document's schema at a violation's pointer, its `$ref` followed."""
+    found: Any = files.admin_document()
+    for part in pointer.removeprefix("#/").split("/"):
+        if not isinstance(found, dict):
+            return None
+        found = found.get(part.replace("~1", "/").replace("~0", "~"))
+    if isinstance(found, dict) and "$ref" in found:
+        return _schema_at(found["$ref"])
+    return found
+
+
+def described(violation: Violation) -> str:
+    """A violation in words; a field the schema does not know is named with those it does."""
+    if violation.rule == "additionalProperties":
+        schema = _schema_at(violation.pointer)
+        known = ", ".join(schema.get("properties", {})) if isinstance(schema, dict) else ""
+        if known:
+            return f"{violation} (known: {known})"
+    return str(violation)
+
+
 def schema_problems(name: str, value: Any) -> list[str]:
     """What is wrong with `value` as the admin contract's schema `name`, one line per problem."""
     pointer = f"#/components/schemas/{name}"
-    return [str(v) for v in schema_violations(_schema_validator(name), value, "body", pointer)]
+    return [described(v) for v in schema_violations(_schema_validator(name), value, "body", pointer)]
 
 
 def fault_problems(rule: Any) -> list[str]:

@@ -193,12 +193,10 @@ class FaultBook:
     def from_header(self, spec: str, operation_id: str, operations: list[str]) -> FaultRule | None:
         """A one-request fault from `X-Lcphone-Fault`, if it applies to this operation (and its share draws it).
 
-        A header that cannot be understood is ignored: the request itself is served.
+        A header that cannot be understood is a `FaultError`: the test that sent it meant a fault, and a typo
+        must not pass as a request served normally.
         """
-        try:
-            rule = FaultRule.from_spec(spec, operations)
-        except FaultError:
-            return None
+        rule = FaultRule.from_spec(spec, operations)
         if not rule.applies_to(operation_id):
             return None
         if rule.ratio is not None and _chance(self.seed, 0, next(self._header_calls)) >= rule.ratio:

@@ -68,7 +68,7 @@ async def checked_body(request: Request, operation_id: str) -> Any:
     query = parse_query(request.url.query)
     checked = admin_contract.validator(operation_id).check(request.path_params, query, headers, raw, content_type)
     if checked.violations:
-        raise errors.validation_error([str(v) for v in checked.violations])
+        raise errors.validation_error([admin_contract.described(v) for v in checked.violations])
     return checked.body
 
 

@@ -84,13 +84,14 @@ def create_app(sandbox: ControlPlane):
 
     dispatcher = ApiDispatcher(sandbox, admin, unrouted)
 
-    def record_fault(scope, operation_id: str, status: int | None, fault: str) -> None:
-        """An injected fault that answered for the API, in the journal (its request was not checked)."""
+    def record_fault(scope, operation_id: str, status: int | None, fault: str, violations=()) -> None:
+        """An injected fault that answered for the API, or a fault header refused, in the journal (its request was
+        not checked)."""
         query = scope.get("query_string", b"").decode("latin-1")
         verdict = dispatcher.conformance.verdict(scope["method"], scope["path"], query, scope["headers"])
-        outcomes = sandbox.classifier.classify(operation_id, verdict.version, status, faults=(fault,))
+        outcomes = sandbox.classifier.classify(operation_id, verdict.version, status, faults=(fault,) if fault else ())
         sandbox.journal.record(
-            scope["method"], scope["path"], query, operation_id, status or 0, (), verdict.version,
+            scope["method"], scope["path"], query, operation_id, status or 0, violations, verdict.version,
             location_id=verdict.location_id, outcomes=outcomes,
         )  # fmt: skip
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import orjson
 
-from ..control.faults import FaultBook, FaultRule
-from ..errors import error_for_status
+from ..contract.requests import Violation
+from ..control.faults import FaultBook, FaultError, FaultRule
+from ..errors import error_for_status, validation_error
 
 FAULT_HEADER = b"x-lcphone-fault"
 FAULTS_KEY = "lcphone.faults"  # in the ASGI scope: the faults injected into the request (latency, truncate)
@@ -41,7 +42,7 @@ class FaultMiddleware:
         self.book = book
         self.operation_of = operation_of  # (method, path) -> operation id, or "*" for an unknown route
         self.operations = operations
-        self.record = record or (lambda scope, operation_id, status, fault: None)
+        self.record = record or (lambda scope, operation_id, status, fault, violations=(): None)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/__admin"):
@@ -52,7 +53,11 @@ class FaultMiddleware:
         if header is not None or self.book.active:
             operation_id = self.operation_of(scope["method"], scope["path"])
             if header is not None:
-                rule = self.book.from_header(header.decode("latin-1"), operation_id, self.operations)
+                try:
+                    rule = self.book.from_header(header.decode("latin-1"), operation_id, self.operations)
+                except FaultError as error:
+                    await self._refuse_header(error, operation_id, scope, send)
+                    return
             if rule is None:
                 rule = self.book.draw(operation_id)
         if rule is None:
@@ -82,6 +87,17 @@ class FaultMiddleware:
             await self._truncated(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _refuse_header(self, error: FaultError, operation_id: str, scope, send) -> None:
+        """400 in the API's error shape, naming what the X-Lcphone-Fault header got wrong; in the journal."""
+        problems = [f"X-Lcphone-Fault: {problem}" for problem in error.problems]
+        refusal = validation_error(problems)
+        body = orjson.dumps(refusal.to_body())
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        violation = Violation("header.X-Lcphone-Fault", "; ".join(error.problems), "#/x-lcphone-fault", "fault")
+        self.record(scope, operation_id, 400, "", (violation,))
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _truncated(self, scope, receive, send) -> None:
         """Sends the real answer's headers (its full length declared) and half its body, then stops."""
