@@ -132,3 +132,14 @@ def test_headers_past_the_bound_are_answered_431_and_memory_stays_bounded(serve)
     # Headers within the bound are served, a large token included.
     fine = httpx.get(f"{served.base_url}/__admin/health", headers={"X-Fine": "c" * 12_000})
     assert fine.status_code == 200
+
+
+def test_the_proxy_has_the_same_guards(serve) -> None:
+    from mockserver.serve.process import ServeProcess
+
+    staging = serve()
+    with ServeProcess("--target", staging.base_url, command="proxy") as proxy:
+        big = socket.create_connection(_address(proxy), timeout=5)
+        big.sendall(b"GET /__admin/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n")
+        assert _answer(big, 5).startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
+        big.close()

@@ -250,7 +250,11 @@ def _serve(proxy, sock, args: argparse.Namespace, banner: str) -> None:
     import uvicorn
 
     from ..serve.command import _log_config, _loop_factory
+    from ..serve.protection import GuardedProtocol
 
+    options: dict[str, Any] = {}
+    if GuardedProtocol is not None:  # the sandbox's guards: connection cap, header and body deadlines, 431
+        options["http"] = GuardedProtocol
     config = uvicorn.Config(
         proxy.app,
         log_config=_log_config(args.access_log),
@@ -259,6 +263,7 @@ def _serve(proxy, sock, args: argparse.Namespace, banner: str) -> None:
         lifespan="off",
         server_header=False,
         date_header=False,  # the target's Server and Date pass through
+        **options,
     )
     server = uvicorn.Server(config)
 
