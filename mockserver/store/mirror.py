@@ -20,7 +20,7 @@ import orjson
 
 from ..domain.models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
 from ..domain.store import MemoryStore
-from .sql import SqlStore, _json
+from .sql import HELD, SqlStore, _json
 
 Operation = list[Any]
 SETTINGS_CHANGES = frozenset({"meta", "clear"})  # what makes a control plane re-read its settings
@@ -225,7 +225,7 @@ class MirroredStore(SqlStore):
 
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         with self.transaction():
-            # The mirror counts a location's numbers: no counter kept beside them (SQLite's `held:`).
+            self.next_sequence(HELD + location_id)  # the count kept beside the numbers, as the SQL store keeps it
             seq = self.next_sequence("numbers-order")
             self._run(self._sql["add_active_number"], number.phone_number, location_id, seq, _json(number.to_record()))
             self._mirror.add_active_number(location_id, number)

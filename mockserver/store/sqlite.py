@@ -1,5 +1,10 @@
 """State in SQLite, for a sandbox that must outlive its process and be shared by several workers.
 
+Each worker serves reads from its own memory (`mirror.py`): every transaction appends its changes, as
+operations, to the `changes` table in the same commit; a worker that sees another's commit (`PRAGMA
+data_version`, a cheap check of the file's header) applies the changes it has not seen, in order, and loads
+its mirror afresh where it cannot (a gap: changes older than the table keeps).
+
 Every write happens in one `BEGIN IMMEDIATE` transaction, so that concurrent
 workers serialise on the file: a number is sold once, an acknowledged purchase
 is committed before its 201 is sent, and a `kill -9` loses nothing that was
@@ -15,8 +20,11 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..errors import StateFileError
-from .sql import HELD, Dialect, SqlStore
+from .mirror import Mirror, MirroredStore
+from .sql import HELD, Dialect
 
 SCHEMA_VERSION = 3
 SCHEMA = """
@@ -34,12 +42,14 @@ CREATE TABLE IF NOT EXISTS purchases (
     PRIMARY KEY (location_id, fingerprint_id));
 CREATE TABLE IF NOT EXISTS sequences (kind TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rate_counters (key TEXT PRIMARY KEY, started REAL NOT NULL, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, ops TEXT NOT NULL);
 """
+KEPT_CHANGES = 10_000  # a worker further behind than this loads its mirror afresh
 
 DIALECT = Dialect(placeholder="?", prefix="", insertion_order="rowid")
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(MirroredStore):
     """The `Store` interface (`domain/store.py`) over one SQLite file."""
 
     shared = False  # one host: its workers are started by one master, which sets the state up first
@@ -66,7 +76,8 @@ class SqliteStore(SqlStore):
             self._check_schema_version()
         except sqlite3.DatabaseError as error:
             raise StateFileError(f"{self.path} is not a usable SQLite state file ({error})") from None
-        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        self._data_version = -1
+        self._stale = True  # loaded at the first read, as the set-up above left the file
 
     def _check_integrity(self) -> None:
         verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
@@ -105,36 +116,98 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """`BEGIN IMMEDIATE` (the file's write lock), the mirror caught up with every change committed before, and
+        at the end the changes, recorded in `changes` in the same commit."""
         with self._lock:
-            outermost = self._depth == 0
-            if outermost:
-                self._db.execute("BEGIN IMMEDIATE")
-            self._depth += 1
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            local = self._local
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth, local.pending, local.ops = 1, [], []
             try:
+                self._catch_up()
                 yield
+                self._commit()
             except BaseException:
-                self._depth -= 1
-                if outermost:
+                if local.ops:
+                    self._stale = True  # the mirror holds changes that were not committed
+                if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-            self._depth -= 1
-            if outermost:
-                self._db.execute("COMMIT")
+            finally:
+                self._depth, local.pending, local.ops = 0, None, None
+
+    def _commit(self) -> None:
+        local, db = self._local, self._db
+        if local.ops:
+            for sql, args in local.pending:
+                db.execute(sql, args)
+            position = self._mirror.position + 1
+            db.execute("INSERT INTO changes (seq, ops) VALUES (?, ?)", (position, self._payload(position)))
+            if position % 1000 == 0:
+                db.execute("DELETE FROM changes WHERE seq <= ?", (position - KEPT_CHANGES,))
+        db.execute("COMMIT")
+        if local.ops:
+            local.ops = []  # committed: the mirror holds them rightly
+            self._mirror.position = position
+
+    def _catch_up(self) -> None:
+        """Under the lock: the changes other workers committed since, applied; or the mirror loaded afresh."""
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        mirror = self._mirror
+        if not self._stale:
+            rows = self._db.execute("SELECT seq, ops FROM changes WHERE seq > ? ORDER BY seq", (mirror.position,))
+            for seq, ops in rows.fetchall():
+                if seq != self._mirror.position + 1:
+                    self._stale = True  # a gap: the changes in between are no longer kept
+                    break
+                self._apply(seq, orjson.loads(ops)["ops"])
+        if self._stale:
+            self._load_state()
+
+    def _load_state(self) -> None:
+        db = self._db
+        in_transaction = db.in_transaction
+        if not in_transaction:
+            db.execute("BEGIN")  # one snapshot of every table
+        try:
+            [(position,)] = db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchall()
+            self._load_mirror(lambda sql: db.execute(sql).fetchall(), int(position))
+        finally:
+            if not in_transaction:
+                db.execute("COMMIT")
+
+    def _serving(self) -> Mirror:
+        """The mirror, caught up with what other workers committed (one `PRAGMA data_version` to know)."""
+        if self._depth or getattr(self._local, "reading", False):
+            return self._mirror
+        with self._lock:
+            if self._depth:  # in a transaction of this thread (the lock is re-entrant)
+                return self._mirror
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version or self._stale:
+                self._catch_up()
+        return self._mirror
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads from the mirror that agree with each other: no change is applied meanwhile."""
+        self._serving()
+        with self._lock:
+            self._local.reading = True
+            try:
+                yield
+            finally:
+                self._local.reading = False
 
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
-
-    def _run(self, sql: str, *args: Any) -> None:
-        with self.transaction():
-            self._db.execute(sql, args)
-
-    def changed_elsewhere(self) -> bool:
-        """Whether another connection (another worker) committed since the last time this was asked."""
-        with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            changed, self._data_version = version != self._data_version, version
-            return changed
 
     def health(self) -> dict[str, object]:
         try:
