@@ -127,8 +127,14 @@ class MirroredStore(SqlStore):
         self._reserve_lock = threading.Lock()
         self._local = threading.local()  # the transaction under way: its SQL (`pending`) and operations (`ops`)
 
+    counts_held = True  # keeps the SQL store's `held:` counters (the mirror counts a location's numbers itself)
+
     def _serving(self) -> Mirror:
         raise NotImplementedError
+
+    def _number_order(self) -> int:
+        """The `seq` of a number added in the transaction under way: what orders a location's numbers."""
+        return self.next_sequence("numbers-order")
 
     def _run(self, sql: str, *args: Any) -> None:
         """A change: sent at the commit of the transaction under way (or of one of its own), with the others."""
@@ -225,8 +231,9 @@ class MirroredStore(SqlStore):
 
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         with self.transaction():
-            self.next_sequence(HELD + location_id)  # the count kept beside the numbers, as the SQL store keeps it
-            seq = self.next_sequence("numbers-order")
+            if self.counts_held:
+                self.next_sequence(HELD + location_id)  # the count kept beside the numbers, as the SQL store keeps it
+            seq = self._number_order()
             self._run(self._sql["add_active_number"], number.phone_number, location_id, seq, _json(number.to_record()))
             self._mirror.add_active_number(location_id, number)
             self._local.ops.append(number_added(location_id, number))
