@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import orjson
@@ -44,6 +44,7 @@ from .notifications import Listener
 from .sql import Dialect
 
 T = TypeVar("T")
+NESTED = nullcontext()  # a transaction inside another: nothing to do
 SCHEMA_VERSION = 2
 # Advisory locks: (purpose, the schema's hash), so that sandboxes in other schemas of one database never wait
 # on each other's.
@@ -388,14 +389,16 @@ class PostgresStore(MirroredStore):
         rows = cursor.fetchall()
         return int(rows[0][0]) if rows else 0
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """The write lock, a mirror caught up with every change committed before, and at the end one round trip
-        with the changes, their notification and COMMIT."""
+        with the changes, their notification and COMMIT. Nested: part of the outer transaction."""
+        if getattr(self._local, "connection", None) is not None:
+            return NESTED
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         local = self._local
-        if getattr(local, "connection", None) is not None:
-            yield  # nested: part of the outer transaction
-            return
         connection, position = self._attempt(self._begin)
         local.connection, local.pending, local.ops, local.position, local.added = connection, [], [], position, 0
         try:

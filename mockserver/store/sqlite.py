@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS sequences (kind TEXT PRIMARY KEY, value INTEGER NOT N
 CREATE TABLE IF NOT EXISTS rate_counters (key TEXT PRIMARY KEY, started REAL NOT NULL, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, ops TEXT NOT NULL);
 """
+NESTED = nullcontext()  # a transaction inside another: nothing to do
 KEPT_CHANGES = 10_000  # a worker further behind than this loads its mirror afresh
 
 DIALECT = Dialect(placeholder="?", prefix="", insertion_order="rowid")
@@ -64,6 +65,7 @@ class SqliteStore(MirroredStore):
             raise StateFileError(f"{self.path}: the folder {self.path.parent} does not exist")
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread whose transaction is under way
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA busy_timeout=30000")
@@ -114,21 +116,19 @@ class SqliteStore(MirroredStore):
     def exclusive(self) -> AbstractContextManager[None]:
         return self.transaction()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """`BEGIN IMMEDIATE` (the file's write lock), the mirror caught up with every change committed before, and
-        at the end the changes, recorded in `changes` in the same commit."""
+        at the end the changes, recorded in `changes` in the same commit. Nested: part of the outer one."""
+        if self._owner == threading.get_ident():
+            return NESTED
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
             local = self._local
             self._db.execute("BEGIN IMMEDIATE")
-            self._depth, local.pending, local.ops = 1, [], []
+            self._owner, self._depth, local.pending, local.ops = threading.get_ident(), 1, [], []
             try:
                 self._catch_up()
                 yield
@@ -140,7 +140,7 @@ class SqliteStore(MirroredStore):
                     self._db.execute("ROLLBACK")
                 raise
             finally:
-                self._depth, local.pending, local.ops = 0, None, None
+                self._depth, local.pending, local.ops, self._owner = 0, None, None, None
 
     def _commit(self) -> None:
         local, db = self._local, self._db
