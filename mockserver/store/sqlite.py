@@ -13,6 +13,7 @@ answered. WAL journaling keeps readers from blocking the writer.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS rate_counters (key TEXT PRIMARY KEY, started REAL NOT
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, ops TEXT NOT NULL);
 """
 NESTED = nullcontext()  # a transaction inside another: nothing to do
+CHECKPOINT_EVERY = 1.0  # seconds
 KEPT_CHANGES = 10_000  # a worker further behind than this loads its mirror afresh
 
 DIALECT = Dialect(placeholder="?", prefix="", insertion_order="rowid")
@@ -66,6 +68,7 @@ class SqliteStore(MirroredStore):
         self._lock = threading.RLock()
         self._depth = 0
         self._owner: int | None = None  # the thread whose transaction is under way
+        self._data_version = -1  # of the file, when the mirror last caught up
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA busy_timeout=30000")
@@ -73,13 +76,31 @@ class SqliteStore(MirroredStore):
             # WAL's commit reaches the OS before the answer goes: a killed sandbox loses nothing it answered (an OS
             # crash may lose the last commits, which FULL would keep, at several times the cost of a purchase).
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints (the WAL copied back into the file, with an fsync) in a thread of their own, not in the
+            # commit of whichever request fills the WAL: a purchase never waits on one.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._check_integrity()
             self._db.executescript(SCHEMA)
             self._check_schema_version()
         except sqlite3.DatabaseError as error:
             raise StateFileError(f"{self.path} is not a usable SQLite state file ({error})") from None
-        self._data_version = -1
         self._stale = True  # loaded at the first read, as the set-up above left the file
+        self._closed = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint, name="lcphone-sqlite-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint(self) -> None:
+        """Every second, a PASSIVE checkpoint on a connection of its own: it waits on no reader or writer."""
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=1)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._closed.wait(CHECKPOINT_EVERY):
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
 
     def _check_integrity(self) -> None:
         verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
@@ -110,6 +131,7 @@ class SqliteStore(MirroredStore):
             )
 
     def close(self) -> None:
+        self._closed.set()
         with self._lock:
             self._db.close()
 
@@ -129,6 +151,7 @@ class SqliteStore(MirroredStore):
             local = self._local
             self._db.execute("BEGIN IMMEDIATE")
             self._owner, self._depth, local.pending, local.ops = threading.get_ident(), 1, [], []
+            local.added = 0
             try:
                 self._catch_up()
                 yield
@@ -141,6 +164,11 @@ class SqliteStore(MirroredStore):
                 raise
             finally:
                 self._depth, local.pending, local.ops, self._owner = 0, None, None, None
+
+    def _number_order(self) -> int:
+        """From the change's own number (ordered as committed, unique): no counter row updated by every purchase."""
+        self._local.added += 1
+        return (self._mirror.position + 1) * 1_000_000 + self._local.added
 
     def _commit(self) -> None:
         local, db = self._local, self._db
@@ -158,7 +186,10 @@ class SqliteStore(MirroredStore):
 
     def _catch_up(self) -> None:
         """Under the lock: the changes other workers committed since, applied; or the mirror loaded afresh."""
-        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version and not self._stale:
+            return  # no other connection committed since: the mirror holds every change
+        self._data_version = version
         mirror = self._mirror
         if not self._stale:
             rows = self._db.execute("SELECT seq, ops FROM changes WHERE seq > ? ORDER BY seq", (mirror.position,))
