@@ -504,6 +504,27 @@ class PostgresStore(MirroredStore):
                 return
             self._apply(number, operations)
 
+    def _confirm_miss(self) -> bool:
+        """The database's position, asked (one query, only on a miss): the mirror caught up to it if behind."""
+        local = self._local
+        if getattr(local, "connection", None) is not None or getattr(local, "reading", False):
+            return False  # in a transaction: caught up at its start
+        rows = self._rows("SELECT value FROM lcphone_meta WHERE key = %s", POSITION)
+        position = int(rows[0][0]) if rows else 0
+        if position <= self._mirror.position:
+            return False
+        listener = self._listener
+        deadline = time.monotonic() + self.timeout
+        while self._mirror.position < position and not self._stale and listener and listener.connection:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            listener.drain(wait=min(left, 0.05))
+        if self._mirror.position < position:
+            with self.transaction():
+                pass  # loads it afresh
+        return True
+
     def mirror_may_be_behind(self) -> None:
         """The listener (re)connected: changes may have been missed."""
         self._stale = True
