@@ -521,8 +521,9 @@ class PostgresStore(MirroredStore):
                 break
             listener.drain(wait=min(left, 0.05))
         if self._mirror.position < position:
+            self._stale = True  # its notifications late past the timeout: loaded afresh, at once
             with self.transaction():
-                pass  # loads it afresh
+                pass
         return True
 
     def mirror_may_be_behind(self) -> None:
