@@ -136,3 +136,33 @@ def test_a_state_file_of_format_2_is_brought_to_the_current_format(tmp_path) -> 
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert all(store.count_active_numbers(kind.removeprefix("held:")) == count for kind, count in held.items())
     store.close()
+
+
+def test_workers_on_one_sqlite_file_serve_from_memory_and_see_each_others_changes(tmp_path) -> None:
+    """Two stores on one file (two workers): each answers from its mirror, and sees the other's commits at once
+    (applied in order from `changes`; loaded afresh past a gap)."""
+    from mockserver.store.sqlite import SqliteStore
+
+    path = tmp_path / "state.db"
+    first = Sandbox(store=SqliteStore(path))
+    second = Sandbox(store=SqliteStore(path), attach=True)
+    with client_for(first) as one, client_for(second) as other:
+        body, bought = buy_first(one)
+        assert bought.status_code == 201
+        assert body["phoneNumber"] in active(other)  # the other worker's commit, seen at once
+        purchase = f"/phone-system/numbers/location/{LOCATION}/purchase"
+        sold_again = other.post(purchase, json={**body, "fingerprintId": "x"}, headers=auth())
+        assert sold_again.status_code == 400  # sold once
+        replay = other.post(f"/phone-system/numbers/location/{LOCATION}/purchase", json=body, headers=auth())
+        assert replay.content == bought.content  # the idempotency record too
+        assert other.put("/__admin/rate-limits", json={"burst": 7}).is_success
+        assert one.get("/__admin/rate-limits").json()["burst"] == 7  # settings
+        second_body, _ = buy_first(other)
+        assert other.put("/__admin/rate-limits", json={"burst": 8}).is_success
+        with sqlite3.connect(path) as db:  # changes the first has not seen are no longer kept: a gap
+            db.execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes)")
+        assert second_body["phoneNumber"] in active(one)  # loaded afresh
+        assert other.post("/__admin/reset").status_code == 200
+        assert body["phoneNumber"] not in active(one)
+    for sandbox in (first, second):
+        sandbox.store.close()

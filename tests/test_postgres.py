@@ -431,3 +431,29 @@ def test_reads_are_served_from_memory_without_a_query(postgres_url: str) -> None
             assert len(offers(client, 1)) == 1
     assert taken == []
     store.close()
+
+
+def test_a_token_minted_on_one_replica_is_known_at_once_to_another(postgres_url: str) -> None:
+    """Its notification not yet applied by the other (held back here), the other still knows the token: a
+    miss is confirmed against the database's position."""
+    first, second = PostgresStore(postgres_url, timeout=1.0), PostgresStore(postgres_url, timeout=1.0)
+    try:
+        minted = Sandbox(store=first).mint_token(LOCATION)
+        deadline = time.monotonic() + 5
+        while second.get_token(minted.value) is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # caught up with the set-up
+        listener = second._listener
+        assert listener is not None
+        listener.readable = lambda: False  # type: ignore[method-assign]  # as if it had not arrived yet
+        held_back, applies = listener.drain, listener.on_change
+        listener.drain = lambda wait=0.0: None  # type: ignore[method-assign]
+        listener.on_change = lambda payload: None
+        minted = Sandbox(store=first, attach=True).mint_token(LOCATION)
+        started = time.monotonic()
+        assert second.get_token(minted.value) == minted
+        assert time.monotonic() - started < 2
+        listener.drain, listener.on_change = held_back, applies  # type: ignore[method-assign]
+        assert second.get_token("pit-never-minted") is None
+    finally:
+        first.close()
+        second.close()

@@ -179,7 +179,8 @@ class ControlPlane:
         self.faults.refresh()
 
     def sync(self) -> None:
-        """Called before each request: picks up what other processes changed, at the cost of one check."""
+        """Called before each request: picks up the settings other processes changed (a store that mirrors its
+        database knows it from their changes, without a query)."""
         if self.store.changed_elsewhere():
             self.refresh()
 

@@ -158,7 +158,8 @@ OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             type=_positive_float,
             default=5.0,
             metavar="SECONDS",
-            help="with PostgreSQL: the longest a request waits on the database before it gets 503 (default 5)",
+            help="with PostgreSQL: the longest a request waits on the database, and a replica serves from memory "
+            "without word from it, before requests get 503 (default 5)",
         ),
     ),
     (

@@ -11,13 +11,21 @@ numbers, a change too large to send, a lost channel, a rollback after a change) 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import orjson
+
 from ..domain.models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
 from ..domain.store import MemoryStore
+from .sql import HELD, SqlStore, _json
 
 Operation = list[Any]
+SETTINGS_CHANGES = frozenset({"meta", "clear"})  # what makes a control plane re-read its settings
+RESERVED = 1000  # ids of a sequence that hands out ids without a transaction (search fingerprints), reserved at once
+RESERVED_SEQUENCES = frozenset({"fingerprint"})
 
 
 class Mirror(MemoryStore):
@@ -104,4 +112,187 @@ def cleared() -> Operation:
     return ["clear"]
 
 
-SETTINGS_CHANGES = frozenset({"meta", "clear"})  # what makes a control plane re-read its settings
+class MirroredStore(SqlStore):
+    """The state methods of a database store that serves reads from its mirror: each read from the mirror
+    (`_serving()`: caught up, or 503), each change to the mirror, recorded as an operation, and queued as SQL for
+    the transaction's commit (`_run`). A subclass provides the transaction (which catches the mirror up under the
+    write lock and sends the changes at commit), and `_serving`."""
+
+    def __init__(self, dialect: Any) -> None:
+        super().__init__(dialect)
+        self._mirror = Mirror()
+        self._stale = True  # the mirror must be loaded afresh before it serves
+        self._settings_dirty = False  # another process changed settings since changed_elsewhere() last said
+        self._reserved: dict[str, tuple[int, int]] = {}  # sequence -> (last handed out, last reserved)
+        self._reserve_lock = threading.Lock()
+        self._local = threading.local()  # the transaction under way: its SQL (`pending`) and operations (`ops`)
+
+    counts_held = True  # keeps the SQL store's `held:` counters (the mirror counts a location's numbers itself)
+
+    def _serving(self) -> Mirror:
+        raise NotImplementedError
+
+    def _confirm_miss(self) -> bool:
+        """A token or location the mirror does not hold may have been made elsewhere an instant ago (a token
+        minted on one replica, used at once on another): whether the mirror was behind the database, and has
+        caught up. A store whose every change is seen at once says False."""
+        return False
+
+    def _number_order(self) -> int:
+        """The `seq` of a number added in the transaction under way: what orders a location's numbers."""
+        return self.next_sequence("numbers-order")
+
+    def _run(self, sql: str, *args: Any) -> None:
+        """A change: sent at the commit of the transaction under way (or of one of its own), with the others."""
+        with self.transaction():
+            self._local.pending.append((sql, args))
+
+    def _load_mirror(self, query: Callable[[str], list[tuple]], position: int) -> None:
+        """The whole mirror, read afresh (in a transaction that holds the write lock: nothing moves meanwhile)."""
+        sql = self._sql
+        mirror = Mirror(position)
+        for key, value in query(sql["all meta"]):
+            mirror.set_meta(key, value)
+        for (record,) in query(sql["all locations"]):
+            mirror.put_location(Location(**orjson.loads(record)))
+        for value, location_id, scopes in query(sql["tokens"]):
+            mirror.put_token(Token(value, location_id, frozenset(orjson.loads(scopes))))
+        for location_id, record in query(sql["all numbers"]):
+            mirror.add_active_number(location_id, ActiveNumber(**orjson.loads(record)))
+        for (record,) in query(sql["all pools"]):
+            mirror.put_pool(NumberPool(**orjson.loads(record)))
+        for location_id, fingerprint_id, digest, response in query(sql["all purchases"]):
+            receipt = PurchaseReceipt.from_record(orjson.loads(response))
+            mirror.put_purchase(PurchaseRecord(location_id, fingerprint_id, digest, receipt))
+        for kind, value in query(sql["all sequences"]):
+            mirror.set_sequence(kind, int(value))
+        self._mirror, self._stale, self._settings_dirty = mirror, False, True
+        self._reserved.clear()
+
+    def _apply(self, number: int, operations: list[Operation]) -> None:
+        """Changes another process committed, numbered `number` (the caller holds the mirror's lock)."""
+        mirror = self._mirror
+        for operation in operations:
+            mirror.apply(operation)
+            if operation[0] in SETTINGS_CHANGES:
+                self._settings_dirty = True
+            if operation[0] == "clear":
+                self._reserved.clear()
+        mirror.position = number
+
+    def _payload(self, position: int) -> bytes:
+        return orjson.dumps({"n": position, "ops": self._local.ops})
+
+    def get_meta(self, key: str) -> str | None:
+        return self._serving().get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            super().set_meta(key, value)
+            self._mirror.set_meta(key, value)
+            self._local.ops.append(meta_set(key, value))
+
+    def clear(self) -> None:
+        with self.transaction():
+            super().clear()
+            self._mirror.clear()
+            self._reserved.clear()
+            self._local.ops.append(cleared())
+
+    def get_location(self, location_id: str) -> Location | None:
+        found = self._serving().get_location(location_id)
+        if found is None and self._confirm_miss():
+            found = self._mirror.get_location(location_id)
+        return found
+
+    def put_location(self, location: Location) -> None:
+        with self.transaction():
+            super().put_location(location)
+            self._mirror.put_location(location)
+            self._local.ops.append(location_changed(location))
+
+    def location_ids(self) -> list[str]:
+        return self._serving().location_ids()
+
+    def get_token(self, value: str) -> Token | None:
+        found = self._serving().get_token(value)
+        if found is None and self._confirm_miss():
+            found = self._mirror.get_token(value)
+        return found
+
+    def put_token(self, token: Token) -> None:
+        with self.transaction():
+            super().put_token(token)
+            self._mirror.put_token(token)
+            self._local.ops.append(token_changed(token))
+
+    def tokens(self) -> list[Token]:
+        return self._serving().tokens()
+
+    def owner_of(self, phone_number: str) -> str | None:
+        return self._serving().owner_of(phone_number)
+
+    def active_numbers(self, location_id: str) -> list[ActiveNumber]:
+        return self._serving().active_numbers(location_id)
+
+    def has_active_numbers(self, location_id: str) -> bool:
+        return self._serving().has_active_numbers(location_id)
+
+    def count_active_numbers(self, location_id: str) -> int:
+        return self._serving().count_active_numbers(location_id)
+
+    def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
+        with self.transaction():
+            if self.counts_held:
+                self.next_sequence(HELD + location_id)  # the count kept beside the numbers, as the SQL store keeps it
+            seq = self._number_order()
+            self._run(self._sql["add_active_number"], number.phone_number, location_id, seq, _json(number.to_record()))
+            self._mirror.add_active_number(location_id, number)
+            self._local.ops.append(number_added(location_id, number))
+
+    def pools(self, location_id: str) -> list[NumberPool]:
+        return self._serving().pools(location_id)
+
+    def put_pool(self, pool: NumberPool) -> None:
+        with self.transaction():
+            known = any(kept.id == pool.id for kept in self._mirror.pools(pool.location_id))
+            seq = 0 if known else self.next_sequence("pools-order")  # a known pool keeps its place (and seq)
+            self._run(self._sql["put_pool"], pool.id, pool.location_id, seq, _json(asdict(pool)))
+            self._mirror.put_pool(pool)
+            self._local.ops.append(pool_changed(pool))
+
+    def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None:
+        return self._serving().get_purchase(location_id, fingerprint_id)
+
+    def put_purchase(self, record: PurchaseRecord) -> None:
+        with self.transaction():
+            super().put_purchase(record)
+            self._mirror.put_purchase(record)
+            self._local.ops.append(purchase_kept(record))
+
+    def next_sequence(self, kind: str) -> int:
+        if kind in RESERVED_SEQUENCES:
+            return self._reserved_id(kind)
+        with self.transaction():
+            value = self._mirror.sequence(kind) + 1
+            self._mirror.set_sequence(kind, value)
+            self._run(self._sql["set_sequence"], kind, value)
+            self._local.ops.append(sequence_moved(kind, value))
+            return value
+
+    def _reserved_id(self, kind: str) -> int:
+        """The next id of a sequence whose ids are reserved by the thousand (one statement, no lock): unique
+        across replicas, and in memory's order on one replica."""
+        with self._reserve_lock:
+            last, reserved = self._reserved.get(kind, (0, 0))
+            if last >= reserved:
+                [(reserved,)] = self._rows(self._sql["reserve_sequence"], kind, RESERVED)
+                last = reserved - RESERVED
+            self._reserved[kind] = (last + 1, reserved)
+            return last + 1
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another replica changed settings since last asked: known from its notification, no query."""
+        self._serving()
+        changed, self._settings_dirty = self._settings_dirty, False
+        return changed

@@ -29,8 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import orjson
@@ -39,24 +38,13 @@ import psycopg.sql
 from psycopg import conninfo as libpq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..domain.models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
 from ..errors import StateFileError, StoreUnavailable
-from .mirror import (
-    SETTINGS_CHANGES,
-    Mirror,
-    cleared,
-    location_changed,
-    meta_set,
-    number_added,
-    pool_changed,
-    purchase_kept,
-    sequence_moved,
-    token_changed,
-)
+from .mirror import Mirror, MirroredStore
 from .notifications import Listener
-from .sql import HELD, Dialect, SqlStore, _json
+from .sql import Dialect
 
 T = TypeVar("T")
+NESTED = nullcontext()  # a transaction inside another: nothing to do
 SCHEMA_VERSION = 2
 # Advisory locks: (purpose, the schema's hash), so that sandboxes in other schemas of one database never wait
 # on each other's.
@@ -66,8 +54,6 @@ SETUP_LOCK = 0x6C637003
 RETRY_AFTER = 1  # seconds a client is told to wait, and the store waits before trying a lost database again
 DEFAULT_TIMEOUT = 5.0
 NOTIFY_LIMIT = 7900  # bytes of a notification's payload (PostgreSQL's limit is 8000): past it, "load afresh"
-RESERVED = 1000  # ids of a sequence that hands out ids without a transaction (search fingerprints), reserved at once
-RESERVED_SEQUENCES = frozenset({"fingerprint"})
 POSITION = "changes"  # the key, in lcphone_meta, of the number of the last change committed
 
 # Each migration takes the schema from the version before it to its own.
@@ -96,6 +82,21 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 DIALECT = Dialect(placeholder="%s", prefix="lcphone_", insertion_order="seq")
+
+
+def literal(value: object) -> str:
+    """A value as an SQL literal, for the statements a commit sends as one message: text as an escape string
+    (right whatever standard_conforming_strings says), numbers as written, None as NULL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value)
+    if "\x00" in text:
+        raise StoreUnavailable("a NUL character cannot be stored")  # refused at the edge (a 400) before this
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def redacted(url: str) -> str:
@@ -218,10 +219,11 @@ def _cut(connection: psycopg.Connection) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(MirroredStore):
     """The `Store` interface (`domain/store.py`) over a PostgreSQL database."""
 
     shared = True
+    counts_held = False  # no counter beside the mirror's count: one row less updated by every purchase
 
     def __init__(
         self,
@@ -236,7 +238,6 @@ class PostgresStore(SqlStore):
         self.fail_fast_for = fail_fast_for  # after a failure, seconds between the probe's tries
         self.description = redacted(url)
         self.timeout = timeout
-        self._local = threading.local()
         self._watchdog = Watchdog()
         self._down = False  # a failure seen, and the probe has not reached the database since
         self._closed = False
@@ -244,12 +245,7 @@ class PostgresStore(SqlStore):
         self._probe_lock = threading.Lock()
         self._last_error = ""
         self._schema_key = 0
-        self._mirror = Mirror()
         self._mirror_lock = threading.RLock()  # held by a transaction, and while a change is applied
-        self._stale = True  # the mirror must be loaded afresh before it serves
-        self._settings_dirty = False  # another replica changed settings since changed_elsewhere() last said
-        self._reserved: dict[str, tuple[int, int]] = {}  # sequence -> (last handed out, last reserved)
-        self._reserve_lock = threading.Lock()
         self._channel = ""
         self._listener: Listener | None = None
         self.schema = "public"
@@ -380,30 +376,31 @@ class PostgresStore(SqlStore):
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         return self._call(lambda connection: connection.execute(sql, args).fetchall())
 
-    def _run(self, sql: str, *args: Any) -> None:
-        """A change: sent at the commit of the transaction under way (or of one of its own), with the others."""
-        with self.transaction():
-            self._local.pending.append((sql, args))
-
     def _begin(self, connection: psycopg.Connection) -> int:
-        """BEGIN, the write lock, and the number of the last change committed: one round trip."""
-        with connection.pipeline():
-            connection.execute("BEGIN")
-            connection.execute("SELECT pg_advisory_xact_lock(%s, %s)", (WRITE_LOCK, self._schema_key))
-            cursor = connection.execute("SELECT value FROM lcphone_meta WHERE key = %s", (POSITION,))
+        """BEGIN, the write lock, and the number of the last change committed: one message, one round trip (each
+        statement of it sees what was committed before it ran, the lock's wait included)."""
+        cursor = connection.execute(
+            f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}, {self._schema_key}); "
+            f"SELECT value FROM lcphone_meta WHERE key = '{POSITION}'",
+            prepare=False,
+        )
+        cursor.nextset()
+        cursor.nextset()
         rows = cursor.fetchall()
         return int(rows[0][0]) if rows else 0
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """The write lock, a mirror caught up with every change committed before, and at the end one round trip
-        with the changes, their notification and COMMIT."""
+        with the changes, their notification and COMMIT. Nested: part of the outer transaction."""
+        if getattr(self._local, "connection", None) is not None:
+            return NESTED
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         local = self._local
-        if getattr(local, "connection", None) is not None:
-            yield  # nested: part of the outer transaction
-            return
         connection, position = self._attempt(self._begin)
-        local.connection, local.pending, local.ops = connection, [], []
+        local.connection, local.pending, local.ops, local.position, local.added = connection, [], [], position, 0
         try:
             self._caught_up(position)  # returns holding the mirror lock
             try:
@@ -424,6 +421,12 @@ class PostgresStore(SqlStore):
         finally:
             local.connection = local.pending = local.ops = None
             self._checkin(connection)
+
+    def _number_order(self) -> int:
+        """From the change's own number: ordered as committed, unique, and no counter row updated by every
+        purchase (a row that every transaction updates is what PostgreSQL handles worst)."""
+        self._local.added += 1
+        return (self._local.position + 1) * 1_000_000 + self._local.added
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -461,41 +464,24 @@ class PostgresStore(SqlStore):
 
     def _load(self, connection: psycopg.Connection, position: int) -> None:
         """The whole mirror, read afresh in the transaction (under the write lock: nothing moves meanwhile)."""
-        sql = self._sql
-        mirror = Mirror(position)
-        for key, value in connection.execute(sql["all meta"]).fetchall():
-            mirror.set_meta(key, value)
-        for (record,) in connection.execute(sql["all locations"]).fetchall():
-            mirror.put_location(Location(**orjson.loads(record)))
-        for value, location_id, scopes in connection.execute(sql["tokens"]).fetchall():
-            mirror.put_token(Token(value, location_id, frozenset(orjson.loads(scopes))))
-        for location_id, record in connection.execute(sql["all numbers"]).fetchall():
-            mirror.add_active_number(location_id, ActiveNumber(**orjson.loads(record)))
-        for (record,) in connection.execute(sql["all pools"]).fetchall():
-            mirror.put_pool(NumberPool(**orjson.loads(record)))
-        for location_id, fingerprint_id, digest, response in connection.execute(sql["all purchases"]).fetchall():
-            receipt = PurchaseReceipt.from_record(orjson.loads(response))
-            mirror.put_purchase(PurchaseRecord(location_id, fingerprint_id, digest, receipt))
-        for kind, value in connection.execute(sql["all sequences"]).fetchall():
-            mirror.set_sequence(kind, int(value))
-        self._mirror, self._stale, self._settings_dirty = mirror, False, True
+        self._load_mirror(lambda sql: connection.execute(sql).fetchall(), position)
 
     def _commit(self, position: int) -> None:
         local = self._local
         if not local.ops:
             self._call(lambda connection: connection.execute("COMMIT"))
             return
-        message = orjson.dumps({"n": position + 1, "ops": local.ops})
+        message = self._payload(position + 1)
         if len(message) > NOTIFY_LIMIT:
             message = orjson.dumps({"n": position + 1})  # too large to send: the others load afresh
 
         def send(connection: psycopg.Connection) -> None:
-            with connection.pipeline():
-                for sql, args in local.pending:
-                    connection.execute(sql, args)
-                connection.execute("UPDATE lcphone_meta SET value = %s WHERE key = %s", (str(position + 1), POSITION))
-                connection.execute("SELECT pg_notify(%s, %s)", (self._channel, message.decode()))
-                connection.execute("COMMIT")
+            # One message: every change, the new position, the notification, COMMIT (values bound client-side).
+            statements = [sql % tuple(map(literal, args)) for sql, args in local.pending]
+            statements.append(f"UPDATE lcphone_meta SET value = '{position + 1}' WHERE key = '{POSITION}'")
+            statements.append(f"SELECT pg_notify({literal(self._channel)}, {literal(message.decode())})")
+            statements.append("COMMIT")
+            connection.execute("; ".join(statements).encode(), prepare=False)
 
         self._call(send)
         local.ops = []  # committed: the mirror holds them rightly
@@ -516,13 +502,29 @@ class PostgresStore(SqlStore):
             if number != mirror.position + 1 or operations is None:
                 self._stale = True  # a gap, or a change too large to send: loaded afresh before serving
                 return
-            for operation in operations:
-                mirror.apply(operation)
-                if operation[0] in SETTINGS_CHANGES:
-                    self._settings_dirty = True
-                if operation[0] == "clear":
-                    self._reserved.clear()
-            mirror.position = number
+            self._apply(number, operations)
+
+    def _confirm_miss(self) -> bool:
+        """The database's position, asked (one query, only on a miss): the mirror caught up to it if behind."""
+        local = self._local
+        if getattr(local, "connection", None) is not None or getattr(local, "reading", False):
+            return False  # in a transaction: caught up at its start
+        rows = self._rows("SELECT value FROM lcphone_meta WHERE key = %s", POSITION)
+        position = int(rows[0][0]) if rows else 0
+        if position <= self._mirror.position:
+            return False
+        listener = self._listener
+        deadline = time.monotonic() + self.timeout
+        while self._mirror.position < position and not self._stale and listener and listener.connection:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            listener.drain(wait=min(left, 0.05))
+        if self._mirror.position < position:
+            self._stale = True  # its notifications late past the timeout: loaded afresh, at once
+            with self.transaction():
+                pass
+        return True
 
     def mirror_may_be_behind(self) -> None:
         """The listener (re)connected: changes may have been missed."""
@@ -603,114 +605,6 @@ class PostgresStore(SqlStore):
         refuse_system_schema(schema)  # a role's or database's own search_path may name one too
         self.schema = schema
         return int(key)
-
-    # -- the state methods: reads from the mirror, changes to it and to the database ----------------
-    def get_meta(self, key: str) -> str | None:
-        return self._serving().get_meta(key)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction():
-            super().set_meta(key, value)
-            self._mirror.set_meta(key, value)
-            self._local.ops.append(meta_set(key, value))
-
-    def clear(self) -> None:
-        with self.transaction():
-            super().clear()
-            self._mirror.clear()
-            self._reserved.clear()
-            self._local.ops.append(cleared())
-
-    def get_location(self, location_id: str) -> Location | None:
-        return self._serving().get_location(location_id)
-
-    def put_location(self, location: Location) -> None:
-        with self.transaction():
-            super().put_location(location)
-            self._mirror.put_location(location)
-            self._local.ops.append(location_changed(location))
-
-    def location_ids(self) -> list[str]:
-        return self._serving().location_ids()
-
-    def get_token(self, value: str) -> Token | None:
-        return self._serving().get_token(value)
-
-    def put_token(self, token: Token) -> None:
-        with self.transaction():
-            super().put_token(token)
-            self._mirror.put_token(token)
-            self._local.ops.append(token_changed(token))
-
-    def tokens(self) -> list[Token]:
-        return self._serving().tokens()
-
-    def owner_of(self, phone_number: str) -> str | None:
-        return self._serving().owner_of(phone_number)
-
-    def active_numbers(self, location_id: str) -> list[ActiveNumber]:
-        return self._serving().active_numbers(location_id)
-
-    def has_active_numbers(self, location_id: str) -> bool:
-        return self._serving().has_active_numbers(location_id)
-
-    def count_active_numbers(self, location_id: str) -> int:
-        return self._serving().count_active_numbers(location_id)
-
-    def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
-        with self.transaction():
-            self.next_sequence(HELD + location_id)
-            seq = self.next_sequence("numbers-order")
-            self._run(self._sql["add_active_number"], number.phone_number, location_id, seq, _json(number.to_record()))
-            self._mirror.add_active_number(location_id, number)
-            self._local.ops.append(number_added(location_id, number))
-
-    def pools(self, location_id: str) -> list[NumberPool]:
-        return self._serving().pools(location_id)
-
-    def put_pool(self, pool: NumberPool) -> None:
-        with self.transaction():
-            known = any(kept.id == pool.id for kept in self._mirror.pools(pool.location_id))
-            seq = 0 if known else self.next_sequence("pools-order")  # a known pool keeps its place (and seq)
-            self._run(self._sql["put_pool"], pool.id, pool.location_id, seq, _json(asdict(pool)))
-            self._mirror.put_pool(pool)
-            self._local.ops.append(pool_changed(pool))
-
-    def get_purchase(self, location_id: str, fingerprint_id: str) -> PurchaseRecord | None:
-        return self._serving().get_purchase(location_id, fingerprint_id)
-
-    def put_purchase(self, record: PurchaseRecord) -> None:
-        with self.transaction():
-            super().put_purchase(record)
-            self._mirror.put_purchase(record)
-            self._local.ops.append(purchase_kept(record))
-
-    def next_sequence(self, kind: str) -> int:
-        if kind in RESERVED_SEQUENCES:
-            return self._reserved_id(kind)
-        with self.transaction():
-            value = self._mirror.sequence(kind) + 1
-            self._mirror.set_sequence(kind, value)
-            self._run(self._sql["set_sequence"], kind, value)
-            self._local.ops.append(sequence_moved(kind, value))
-            return value
-
-    def _reserved_id(self, kind: str) -> int:
-        """The next id of a sequence whose ids are reserved by the thousand (one statement, no lock): unique
-        across replicas, and in memory's order on one replica."""
-        with self._reserve_lock:
-            last, reserved = self._reserved.get(kind, (0, 0))
-            if last >= reserved:
-                [(reserved,)] = self._rows(self._sql["reserve_sequence"], kind, RESERVED)
-                last = reserved - RESERVED
-            self._reserved[kind] = (last + 1, reserved)
-            return last + 1
-
-    def changed_elsewhere(self) -> bool:
-        """Whether another replica changed settings since last asked: known from its notification, no query."""
-        self._serving()
-        changed, self._settings_dirty = self._settings_dirty, False
-        return changed
 
     def health(self) -> dict[str, object]:
         """At once while the database is known to be away; otherwise one query, within the timeout."""

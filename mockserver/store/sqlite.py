@@ -1,5 +1,10 @@
 """State in SQLite, for a sandbox that must outlive its process and be shared by several workers.
 
+Each worker serves reads from its own memory (`mirror.py`): every transaction appends its changes, as
+operations, to the `changes` table in the same commit; a worker that sees another's commit (`PRAGMA
+data_version`, a cheap check of the file's header) applies the changes it has not seen, in order, and loads
+its mirror afresh where it cannot (a gap: changes older than the table keeps).
+
 Every write happens in one `BEGIN IMMEDIATE` transaction, so that concurrent
 workers serialise on the file: a number is sold once, an acknowledged purchase
 is committed before its 201 is sent, and a `kill -9` loses nothing that was
@@ -8,15 +13,19 @@ answered. WAL journaling keeps readers from blocking the writer.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..errors import StateFileError
-from .sql import HELD, Dialect, SqlStore
+from .mirror import Mirror, MirroredStore
+from .sql import HELD, Dialect
 
 SCHEMA_VERSION = 3
 SCHEMA = """
@@ -34,12 +43,16 @@ CREATE TABLE IF NOT EXISTS purchases (
     PRIMARY KEY (location_id, fingerprint_id));
 CREATE TABLE IF NOT EXISTS sequences (kind TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rate_counters (key TEXT PRIMARY KEY, started REAL NOT NULL, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, ops TEXT NOT NULL);
 """
+NESTED = nullcontext()  # a transaction inside another: nothing to do
+CHECKPOINT_EVERY = 1.0  # seconds
+KEPT_CHANGES = 10_000  # a worker further behind than this loads its mirror afresh
 
 DIALECT = Dialect(placeholder="?", prefix="", insertion_order="rowid")
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(MirroredStore):
     """The `Store` interface (`domain/store.py`) over one SQLite file."""
 
     shared = False  # one host: its workers are started by one master, which sets the state up first
@@ -54,6 +67,8 @@ class SqliteStore(SqlStore):
             raise StateFileError(f"{self.path}: the folder {self.path.parent} does not exist")
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread whose transaction is under way
+        self._data_version = -1  # of the file, when the mirror last caught up
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA busy_timeout=30000")
@@ -61,12 +76,31 @@ class SqliteStore(SqlStore):
             # WAL's commit reaches the OS before the answer goes: a killed sandbox loses nothing it answered (an OS
             # crash may lose the last commits, which FULL would keep, at several times the cost of a purchase).
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints (the WAL copied back into the file, with an fsync) in a thread of their own, not in the
+            # commit of whichever request fills the WAL: a purchase never waits on one.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._check_integrity()
             self._db.executescript(SCHEMA)
             self._check_schema_version()
         except sqlite3.DatabaseError as error:
             raise StateFileError(f"{self.path} is not a usable SQLite state file ({error})") from None
-        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        self._stale = True  # loaded at the first read, as the set-up above left the file
+        self._closed = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint, name="lcphone-sqlite-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint(self) -> None:
+        """Every second, a PASSIVE checkpoint on a connection of its own: it waits on no reader or writer."""
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=1)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._closed.wait(CHECKPOINT_EVERY):
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
 
     def _check_integrity(self) -> None:
         verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
@@ -97,44 +131,114 @@ class SqliteStore(SqlStore):
             )
 
     def close(self) -> None:
+        self._closed.set()
         with self._lock:
             self._db.close()
 
     def exclusive(self) -> AbstractContextManager[None]:
         return self.transaction()
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """`BEGIN IMMEDIATE` (the file's write lock), the mirror caught up with every change committed before, and
+        at the end the changes, recorded in `changes` in the same commit. Nested: part of the outer one."""
+        if self._owner == threading.get_ident():
+            return NESTED
+        return self._transaction()
+
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def _transaction(self) -> Iterator[None]:
         with self._lock:
-            outermost = self._depth == 0
-            if outermost:
-                self._db.execute("BEGIN IMMEDIATE")
-            self._depth += 1
+            local = self._local
+            self._db.execute("BEGIN IMMEDIATE")
+            self._owner, self._depth, local.pending, local.ops = threading.get_ident(), 1, [], []
+            local.added = 0
             try:
+                self._catch_up()
                 yield
+                self._commit()
             except BaseException:
-                self._depth -= 1
-                if outermost:
+                if local.ops:
+                    self._stale = True  # the mirror holds changes that were not committed
+                if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-            self._depth -= 1
-            if outermost:
-                self._db.execute("COMMIT")
+            finally:
+                self._depth, local.pending, local.ops, self._owner = 0, None, None, None
+
+    def _number_order(self) -> int:
+        """From the change's own number (ordered as committed, unique): no counter row updated by every purchase."""
+        self._local.added += 1
+        return (self._mirror.position + 1) * 1_000_000 + self._local.added
+
+    def _commit(self) -> None:
+        local, db = self._local, self._db
+        if local.ops:
+            for sql, args in local.pending:
+                db.execute(sql, args)
+            position = self._mirror.position + 1
+            db.execute("INSERT INTO changes (seq, ops) VALUES (?, ?)", (position, self._payload(position)))
+            if position % 1000 == 0:
+                db.execute("DELETE FROM changes WHERE seq <= ?", (position - KEPT_CHANGES,))
+        db.execute("COMMIT")
+        if local.ops:
+            local.ops = []  # committed: the mirror holds them rightly
+            self._mirror.position = position
+
+    def _catch_up(self) -> None:
+        """Under the lock: the changes other workers committed since, applied; or the mirror loaded afresh."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version and not self._stale:
+            return  # no other connection committed since: the mirror holds every change
+        self._data_version = version
+        mirror = self._mirror
+        if not self._stale:
+            rows = self._db.execute("SELECT seq, ops FROM changes WHERE seq > ? ORDER BY seq", (mirror.position,))
+            for seq, ops in rows.fetchall():
+                if seq != self._mirror.position + 1:
+                    self._stale = True  # a gap: the changes in between are no longer kept
+                    break
+                self._apply(seq, orjson.loads(ops)["ops"])
+        if self._stale:
+            self._load_state()
+
+    def _load_state(self) -> None:
+        db = self._db
+        in_transaction = db.in_transaction
+        if not in_transaction:
+            db.execute("BEGIN")  # one snapshot of every table
+        try:
+            [(position,)] = db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchall()
+            self._load_mirror(lambda sql: db.execute(sql).fetchall(), int(position))
+        finally:
+            if not in_transaction:
+                db.execute("COMMIT")
+
+    def _serving(self) -> Mirror:
+        """The mirror, caught up with what other workers committed (one `PRAGMA data_version` to know)."""
+        if self._depth or getattr(self._local, "reading", False):
+            return self._mirror
+        with self._lock:
+            if self._depth:  # in a transaction of this thread (the lock is re-entrant)
+                return self._mirror
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version or self._stale:
+                self._catch_up()
+        return self._mirror
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads from the mirror that agree with each other: no change is applied meanwhile."""
+        self._serving()
+        with self._lock:
+            self._local.reading = True
+            try:
+                yield
+            finally:
+                self._local.reading = False
 
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
-
-    def _run(self, sql: str, *args: Any) -> None:
-        with self.transaction():
-            self._db.execute(sql, args)
-
-    def changed_elsewhere(self) -> bool:
-        """Whether another connection (another worker) committed since the last time this was asked."""
-        with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            changed, self._data_version = version != self._data_version, version
-            return changed
 
     def health(self) -> dict[str, object]:
         try:
