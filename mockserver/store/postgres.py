@@ -598,7 +598,11 @@ class PostgresStore(MirroredStore):
         if first and first != '"$user"' and first != "$user":
             name = first[1:-1].replace('""', '"') if first[:1] == first[-1:] == '"' and len(first) > 1 else first
             refuse_system_schema(name)
-            connection.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(name)))
+            # Replicas starting at once may both create it: the one that loses the race finds it made.
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                connection.execute(
+                    psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(name))
+                )
         [(schema, key)] = connection.execute("SELECT current_schema(), hashtext(current_schema())").fetchall()
         if schema is None:
             raise StateFileError(f"{self.description}: its search_path ({path}) names no schema to keep state in")
