@@ -10,8 +10,6 @@ vendor's shape, kept for the test that caused it.
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +28,6 @@ from .rendering import dumps, send_raw_json
 
 if TYPE_CHECKING:
     from ..control.plane import ControlPlane
-
-
-WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lcphone-writer")
 
 
 class BodyTooLarge(Exception):
@@ -79,7 +74,6 @@ class Gateway:
         self.conformance = conformance
         self.handler = HANDLERS[operation.id]
         self.takes_body = operation.takes_body
-        self.in_thread = operation.spends_money and sandbox.store.shared
         versions = sandbox.operations.versions
         self.views = {version: view_for(versions[version]) for version in operation.versions}
         # Each version's renderer of this operation, looked up once (a missing one fails here, at start).
@@ -147,15 +141,7 @@ class Gateway:
         try:
             await sandbox.drift.before(exchange)
             exchange.location = location = self._admit(exchange)
-            if self.in_thread:
-                # A purchase on a database store waits on two round trips: in a thread of its own, so that the
-                # event loop serves other requests meanwhile (purchases still one at a time, in that thread).
-                result = await asyncio.get_running_loop().run_in_executor(
-                    WRITER, self.handler, exchange.system, location, exchange.request
-                )
-            else:
-                result = self.handler(exchange.system, location, exchange.request)
-            exchange.result = result
+            exchange.result = result = self.handler(exchange.system, location, exchange.request)
             exchange.status = self.success[version]
             exchange.payload = self.renderers[version](exchange.view, result)
         except ApiError as error:
