@@ -2,7 +2,7 @@
 
 - Every transaction takes one advisory lock first, so that replicas serialise their changes as workers do on
   SQLite: a number is sold once whichever replica takes the request, and a purchase is committed before its
-  201 is sent. Single reads run outside transactions.
+  201 is sent. Reads need no transaction (nor the database: see below).
 - The schema is versioned (`lcphone_schema`) and migrated at start-up under a session advisory lock, so that
   replicas starting at once migrate it once.
 - Each replica serves reads from its own memory (`mirror.py`), kept exact by LISTEN/NOTIFY (`notifications.py`):
