@@ -206,7 +206,7 @@ def test_a_database_that_does_not_answer_gets_503_within_the_timeout(postgres_cl
             health = client.get("/__admin/health")
         finally:
             postgres_cluster.resume(paused)
-        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1", (statuses[-3:], paused)
         assert {status for status, _ in statuses} <= {200, 503}
         waited = statuses[-1][1]
         assert waited < 1.5, f"served from memory {waited:.1f} s into a hang, with a 1 s timeout"

@@ -2,7 +2,7 @@
 
 - Every transaction takes one advisory lock first, so that replicas serialise their changes as workers do on
   SQLite: a number is sold once whichever replica takes the request, and a purchase is committed before its
-  201 is sent. Single reads run outside transactions.
+  201 is sent. Reads need no transaction (nor the database: see below).
 - The schema is versioned (`lcphone_schema`) and migrated at start-up under a session advisory lock, so that
   replicas starting at once migrate it once.
 - Each replica serves reads from its own memory (`mirror.py`), kept exact by LISTEN/NOTIFY (`notifications.py`):
@@ -598,7 +598,11 @@ class PostgresStore(MirroredStore):
         if first and first != '"$user"' and first != "$user":
             name = first[1:-1].replace('""', '"') if first[:1] == first[-1:] == '"' and len(first) > 1 else first
             refuse_system_schema(name)
-            connection.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(name)))
+            # Replicas starting at once may both create it: the one that loses the race finds it made.
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                connection.execute(
+                    psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(name))
+                )
         [(schema, key)] = connection.execute("SELECT current_schema(), hashtext(current_schema())").fetchall()
         if schema is None:
             raise StateFileError(f"{self.description}: its search_path ({path}) names no schema to keep state in")
