@@ -293,7 +293,7 @@ def test_the_banner_says_whether_a_replica_set_up_the_state_or_joined_it(serve, 
     second = serve("--state", postgres_url)
     assert "set up the shared state" in first.value("replica")
     assert "joined the shared state as it was" in second.value("replica")
-    assert "journal and rate-limit counters are its own" in second.value("replica")
+    assert "its journal is its own; an enforced rate limit is shared" in second.value("replica")
 
 
 def test_a_hung_database_gets_503_within_the_state_timeout_on_every_request(

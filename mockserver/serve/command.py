@@ -515,7 +515,7 @@ def _banner_extras(launch: Launch) -> list[str]:
         extra.append(f"  state        {sandbox.store.description}" + (" (temporary)" if launch.temporary_state else ""))
     if sandbox.store.shared:
         how = "joined the shared state as it was" if sandbox.attached else "set up the shared state"
-        extra.append(f"  replica      {REPLICA}: {how} (its journal and rate-limit counters are its own)")
+        extra.append(f"  replica      {REPLICA}: {how} (its journal is its own; an enforced rate limit is shared)")
     if launch.args.workers > 1:
         extra.append(f"  workers      {launch.args.workers}")
     if settings.admin_key:
