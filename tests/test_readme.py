@@ -284,6 +284,8 @@ def test_the_walkthrough_runs_as_written(base_url: str, tmp_path: Path) -> None:
 
 def test_the_plugin_example_fails_as_shown(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")  # the short summary's line is cut to the terminal's width
+    for ci in ("CI", "BUILD_NUMBER"):  # as a user's terminal shows it: on CI, pytest cuts no line
+        monkeypatch.delenv(ci, raising=False)
     example = block("plugin-test")
     name = re.match(r"# (test_\w+)\.py\n", example)
     assert name, "the example starts by naming its file"
