@@ -143,3 +143,18 @@ def test_the_proxy_has_the_same_guards(serve) -> None:
         big.sendall(b"GET /__admin/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n")
         assert _answer(big, 5).startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
         big.close()
+
+
+def test_a_body_cut_short_is_no_crash_of_the_api_or_the_admin_api(serve) -> None:
+    served = serve("--body-timeout", "0.5")
+    address = _address(served)
+    admin = socket.create_connection(address, timeout=5)
+    admin.sendall(b"POST /__admin/scenario HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/yaml\r\n"
+                  b"Content-Length: 500\r\n\r\nname: half")  # fmt: skip
+    for connection in (admin, _stalled_post(address)):
+        assert _answer(connection, 5).startswith(b"HTTP/1.1 408")
+        connection.close()
+    assert httpx.get(f"{served.base_url}/__admin/health").status_code == 200
+    assert httpx.get(f"{served.base_url}/__admin/journal").json()["requests"] == []  # no verdict on half a body
+    _, _, err = served.stop()
+    assert "Traceback" not in err and "Exception in ASGI application" not in err, err

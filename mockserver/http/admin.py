@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -47,11 +47,14 @@ async def _body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_ADMIN_BODY:
         raise errors.error_for_status(413, f"Request body is larger than {MAX_ADMIN_BODY} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_ADMIN_BODY:
-            raise errors.error_for_status(413, f"Request body is larger than {MAX_ADMIN_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_ADMIN_BODY:
+                raise errors.error_for_status(413, f"Request body is larger than {MAX_ADMIN_BODY} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client went, or was closed for a stalled body: no crash of the sandbox
+        raise errors.ApiError(400, "The connection closed before the request body was whole.", "Bad Request") from None
     return b"".join(chunks)
 
 

@@ -34,6 +34,11 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientGone(Exception):
+    """The connection closed before the body was whole (the client left, or a stalled body was cut): no answer
+    can reach it, and no verdict on half a body is recorded."""
+
+
 async def read_body(scope: dict[str, Any], receive, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refusing to buffer more than `limit` bytes."""
     for name, value in scope["headers"]:
@@ -43,7 +48,7 @@ async def read_body(scope: dict[str, Any], receive, limit: int = MAX_BODY_BYTES)
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -90,6 +95,8 @@ class Gateway:
                 body = await read_body(scope, receive)
             except BodyTooLarge:
                 too_large = True
+            except ClientGone:
+                return
         query_string = scope.get("query_string", b"").decode("latin-1")
         verdict = self.conformance.check(self.operation, path_params, scope["headers"], query_string, body, too_large)
         version = verdict.version

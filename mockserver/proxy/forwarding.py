@@ -21,7 +21,7 @@ from ..contract.conformance import Conformance, Verdict
 from ..contract.outcomes import Classifier
 from ..contract.requests import MAX_BODY_BYTES, route_violation
 from ..control.journal import AnswerCheck, AnswerProblem, Journal, RequestDetails
-from ..http.gateway import BodyTooLarge, read_body
+from ..http.gateway import BodyTooLarge, ClientGone, read_body
 from ..http.rendering import send_json
 from ..verify.traffic import TrafficJudge, TrafficJudgement
 from .gate import PurchaseGate
@@ -107,6 +107,8 @@ class Forwarder:
             await send_json(send, error.status, error.to_body())
             exchange = _Exchange(method, path, query, None, self._verdict(scope, query, None, True), started)
             self._record(exchange, error.status, None)
+            return
+        except ClientGone:  # nothing to forward, no one to answer
             return
         exchange = _Exchange(method, path, query, body, self._verdict(scope, query, body), started)
         operation = exchange.verdict.operation
