@@ -15,10 +15,8 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.parse
 from collections.abc import Iterator
@@ -127,61 +125,26 @@ def run_sh(script: str, cwd: Path, timeout: float = 60, **env: str) -> subproces
     )
 
 
-class Launched:
-    """A long-running `lcphone ...` line of the README, started as written (a fixed `--port` made 0, i.e. free),
-    waited for until its banner ends, stopped with Ctrl-C."""
+class Launched(ServeProcess):
+    """A long-running `lcphone ...` line of the README, started as written by the installed command (a fixed
+    `--port` made 0, i.e. free), waited for until its banner ends, stopped with Ctrl-C."""
 
     def __init__(self, line: str, cwd: Path, **env: str) -> None:
         argv = shlex.split(line, comments=True)
         assert argv[0] == "lcphone", line
         if "--port" in argv:
             argv[argv.index("--port") + 1] = "0"
-        self.process = subprocess.Popen(
-            [str(BIN / "lcphone"), *argv[1:]],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=cwd,
+        super().__init__(
+            *argv[2:], port_given=True, command=argv[1], program=[str(BIN / "lcphone")], cwd=cwd,
             env=environment(**env),
-            start_new_session=True,
-        )
-        assert self.process.stdout is not None
-        self.banner: list[str] = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            out = self.process.stdout.readline()
-            if not out:
-                break
-            self.banner.append(out.rstrip("\n"))
-            if out.startswith("Press Ctrl-C"):
-                return
-        self.kill()
-        raise AssertionError(f"{line!r} did not start: {self.banner} {self.process.communicate()[1]}")
-
-    def value(self, label: str) -> str:
-        """A value of the banner: `value("token")`, `value("location id")`..."""
-        return next(
-            re.split(r"\s{2,}", line.strip(), maxsplit=1)[1] for line in self.banner if line.strip().startswith(label)
-        )
+        )  # fmt: skip
 
     @property
     def base_url(self) -> str:
-        return self.value("base URL").split()[0].replace("0.0.0.0", "127.0.0.1")
+        return super().base_url.replace("0.0.0.0", "127.0.0.1")
 
-    def stop(self) -> tuple[int, str, str]:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            out, err = self.process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            out, err = self.process.communicate()
-        return self.process.returncode, out, err
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    def stop(self, timeout: float = 20) -> tuple[int, str, str]:
+        return super().stop(timeout)
 
 
 def strict_parser() -> argparse.ArgumentParser:

@@ -12,16 +12,28 @@ import time
 
 class ServeProcess:
     """Starts `lcphone serve --port 0 ARGS...` (`port_given`: ARGS name the port; `command`: another command that
-    listens, `proxy`), waits for its banner, and stops it (workers included)."""
+    listens, `proxy`), waits for its banner, and stops it (workers included). `program`: how `lcphone` is run
+    (this interpreter's module by default; an installed entry point), in `cwd` with `env` (default: this one's)."""
 
-    def __init__(self, *args: str, timeout: float = 60, port_given: bool = False, command: str = "serve") -> None:
+    def __init__(
+        self,
+        *args: str,
+        timeout: float = 60,
+        port_given: bool = False,
+        command: str = "serve",
+        program: list[str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         port = [] if port_given else ["--port", "0"]
         self.command = command
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver.cli", command, *port, *args],
+            [*(program or [sys.executable, "-m", "mockserver.cli"]), command, *port, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            cwd=cwd,
+            env=env,
             start_new_session=True,  # its own process group: workers included, it can be stopped whole
         )
         self.banner: list[str] = []
