@@ -7,6 +7,7 @@ sandbox profile (what the sandbox always sends, D25).
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 from typing import Any
 
@@ -198,3 +199,14 @@ def import_promised(module: str, requirement: str) -> Any:
         "pip install -e '.[test]' again",
         pytrace=False,
     )
+
+
+def received_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends on a raw socket until it closes the connection (or the socket's timeout)."""
+    received = b""
+    try:
+        while chunk := connection.recv(65536):
+            received += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return received

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import LOCATION, TOKEN, auth
+from helpers import LOCATION, TOKEN, auth, received_until_closed
 from mockserver import Sandbox
 from mockserver.serve.thread import SandboxServer
 
@@ -129,13 +129,7 @@ def raw_exchange(server: SandboxServer, data: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
         connection.sendall(data)
         connection.shutdown(socket.SHUT_WR)
-        received = b""
-        try:
-            while chunk := connection.recv(65536):
-                received += chunk
-        except (TimeoutError, ConnectionResetError):
-            pass
-        return received
+        return received_until_closed(connection)
 
 
 @settings(max_examples=60, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from helpers import LOCATION, TOKEN
+from helpers import LOCATION, TOKEN, received_until_closed
 
 PURCHASE = f"/phone-system/numbers/location/{LOCATION}/purchase"
 
@@ -36,13 +36,7 @@ def _stalled_post(address: tuple[str, int], chunked: bool = False) -> socket.soc
 
 def _answer(connection: socket.socket, timeout: float) -> bytes:
     connection.settimeout(timeout)
-    received = b""
-    try:
-        while chunk := connection.recv(65536):
-            received += chunk
-    except (TimeoutError, ConnectionResetError):
-        pass
-    return received
+    return received_until_closed(connection)
 
 
 def _rss_kib(pid: int) -> int:
