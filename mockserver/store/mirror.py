@@ -12,7 +12,8 @@ numbers, a change too large to send, a lost channel, a rollback after a change) 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -131,6 +132,30 @@ class MirroredStore(SqlStore):
 
     def _serving(self) -> Mirror:
         raise NotImplementedError
+
+    @property
+    def _apply_lock(self) -> Any:
+        """Held while a change is applied to the mirror (re-entrant: a transaction holds it too)."""
+        raise NotImplementedError
+
+    def _in_transaction(self) -> bool:
+        """Whether this thread is in a transaction whose mirror needs no lock to read (caught up at its start,
+        changed only by it)."""
+        return False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads from the mirror that agree with each other (no change is applied meanwhile): no database."""
+        if self._in_transaction():
+            yield
+            return
+        self._serving()
+        with self._apply_lock:
+            self._local.reading = True
+            try:
+                yield
+            finally:
+                self._local.reading = False
 
     def _confirm_miss(self) -> bool:
         """A token or location the mirror does not hold may have been made elsewhere an instant ago (a token

@@ -428,19 +428,12 @@ class PostgresStore(MirroredStore):
         self._local.added += 1
         return (self._local.position + 1) * 1_000_000 + self._local.added
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Reads from the mirror that agree with each other (no change is applied meanwhile): no database."""
-        if getattr(self._local, "connection", None) is not None:
-            yield
-            return
-        self._serving()
-        with self._mirror_lock:
-            self._local.reading = True
-            try:
-                yield
-            finally:
-                self._local.reading = False
+    @property
+    def _apply_lock(self) -> threading.RLock:
+        return self._mirror_lock
+
+    def _in_transaction(self) -> bool:
+        return getattr(self._local, "connection", None) is not None
 
     def _caught_up(self, position: int) -> None:
         """Inside the transaction, under the write lock: the mirror at `position` (the notifications of the changes

@@ -225,16 +225,9 @@ class SqliteStore(MirroredStore):
                 self._catch_up()
         return self._mirror
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Reads from the mirror that agree with each other: no change is applied meanwhile."""
-        self._serving()
-        with self._lock:
-            self._local.reading = True
-            try:
-                yield
-            finally:
-                self._local.reading = False
+    @property
+    def _apply_lock(self) -> threading.RLock:
+        return self._lock
 
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         with self._lock:
