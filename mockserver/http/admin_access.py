@@ -207,19 +207,30 @@ class AdminAccess:
         return hmac.compare_digest(signature.encode(), expected.encode()) and fresh
 
 
-def guarded_by(access: AdminAccess, endpoint: Callable[[Request], Awaitable[Response]]):
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def unframed(endpoint: Endpoint) -> Endpoint:
+    """The endpoint's every answer, refusals included, carries `UNFRAMEABLE`."""
+
+    async def answer(request: Request) -> Response:
+        response = await endpoint(request)
+        response.headers.update(UNFRAMEABLE)
+        return response
+
+    return answer
+
+
+def guarded_by(access: AdminAccess, endpoint: Endpoint) -> Endpoint:
     """Applies the access rules (`admin_access`), renders errors like the API's, and lets no page frame it."""
 
     async def guarded(request: Request) -> Response:
         refused = access.refusal(request)
         if refused is not None:
-            response = error_response(refused)
-        else:
-            try:
-                response = await endpoint(request)
-            except ApiError as error:
-                response = error_response(error)
-        response.headers.update(UNFRAMEABLE)
-        return response
+            return error_response(refused)
+        try:
+            return await endpoint(request)
+        except ApiError as error:
+            return error_response(error)
 
-    return guarded
+    return unframed(guarded)

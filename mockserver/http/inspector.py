@@ -23,7 +23,7 @@ from .. import errors
 from ..contract import files as contract_files
 from ..contract.versions import load_contract
 from ..contract.versions import registry as version_registry
-from .admin_access import SESSION_COOKIE, SESSION_SECONDS, UNFRAMEABLE, AdminAccess, csrf_token, guarded_by
+from .admin_access import SESSION_COOKIE, SESSION_SECONDS, AdminAccess, csrf_token, guarded_by, unframed
 from .rendering import error_response, json_response
 
 if TYPE_CHECKING:
@@ -110,25 +110,25 @@ class Inspector:
     async def page(self, request: Request) -> Response:
         refused = self.access.refusal(request, "The inspector")
         if refused is not None and refused.status == 401:  # no key yet, or the session is over: the form
-            return HTMLResponse(key_form(), status_code=401, headers=UNFRAMEABLE)
+            return HTMLResponse(key_form(), status_code=401)
         if refused is not None:
-            return _unframeable(error_response(refused))
-        return HTMLResponse(self.render(request), headers=UNFRAMEABLE)
+            return error_response(refused)
+        return HTMLResponse(self.render(request))
 
     async def session(self, request: Request) -> Response:
         """The key form: a valid key earns the session cookie."""
         refused = self.access.place_refusal(request, "The inspector")
         if refused is not None:
-            return _unframeable(error_response(refused))
+            return error_response(refused)
         raw = await request.body()
         key = parse_qs(raw[:4096].decode("utf-8", "replace")).get("key", [""])[0]  # a urlencoded form
         if self.admin_key is None:
             return RedirectResponse(UI_PATH, status_code=303)
         refused = self.access.key_refusal(request, key)
         if refused is not None and refused.status == 401:
-            return HTMLResponse(key_form(failed=True), status_code=401, headers=UNFRAMEABLE)
+            return HTMLResponse(key_form(failed=True), status_code=401)
         if refused is not None:  # too many wrong keys
-            return _unframeable(error_response(refused))
+            return error_response(refused)
         response = RedirectResponse(UI_PATH, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -324,11 +324,6 @@ class Inspector:
         )
 
 
-def _unframeable(response: Response) -> Response:
-    response.headers.update(UNFRAMEABLE)
-    return response
-
-
 def inspector_routes(sandbox: ControlPlane, access: AdminAccess) -> list[Route]:
     """The page and its form (their own access handling), and the contracts (the admin API's rules)."""
     return page_routes(Inspector(sandbox, access), access)
@@ -337,8 +332,8 @@ def inspector_routes(sandbox: ControlPlane, access: AdminAccess) -> list[Route]:
 def page_routes(inspector: Inspector, access: AdminAccess) -> list[Route]:
     """The routes of an inspector page, a sandbox's or a proxy's."""
     return [
-        Route(UI_PATH, endpoint=inspector.page, methods=["GET"]),
-        Route(f"{UI_PATH}/session", endpoint=inspector.session, methods=["POST"]),
+        Route(UI_PATH, endpoint=unframed(inspector.page), methods=["GET"]),
+        Route(f"{UI_PATH}/session", endpoint=unframed(inspector.session), methods=["POST"]),
         Route("/__admin/contracts", endpoint=guarded_by(access, inspector.contracts), methods=["GET"]),
         Route("/__admin/contracts/{name}", endpoint=guarded_by(access, inspector.contract), methods=["GET"]),
         Route("/openapi.json", endpoint=inspector.openapi, methods=["GET"]),
