@@ -8,11 +8,10 @@ import asyncio
 import logging
 from typing import Any
 
-import orjson
-
 from ..contract.requests import Violation
 from ..control.faults import FaultBook, FaultError, FaultRule
 from ..errors import error_for_status, validation_error
+from .rendering import send_json
 
 FAULT_HEADER = b"x-lcphone-fault"
 FAULTS_KEY = "lcphone.faults"  # in the ASGI scope: the faults injected into the request (latency, truncate)
@@ -74,13 +73,11 @@ class FaultMiddleware:
             await _drop_connection(scope, receive)
             return
         if rule.status is not None:
-            body = orjson.dumps(error_for_status(rule.status, f"Injected fault: status {rule.status}").to_body())
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            if rule.status in (429, 503):
-                headers.append((b"retry-after", b"1"))  # what a throttled or unavailable service says
+            injected = error_for_status(rule.status, f"Injected fault: status {rule.status}")
+            # What a throttled or unavailable service says.
+            headers = {"Retry-After": "1"} if rule.status in (429, 503) else None
             self.record(scope, operation_id, rule.status, "status")
-            await send({"type": "http.response.start", "status": rule.status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await send_json(send, rule.status, injected.to_body(), headers)
             return
         if rule.truncate:
             scope[FAULTS_KEY] = (*scope.get(FAULTS_KEY, ()), "truncate")
@@ -90,14 +87,10 @@ class FaultMiddleware:
 
     async def _refuse_header(self, error: FaultError, operation_id: str, scope, send) -> None:
         """400 in the API's error shape, naming what the X-Lcphone-Fault header got wrong; in the journal."""
-        problems = [f"X-Lcphone-Fault: {problem}" for problem in error.problems]
-        refusal = validation_error(problems)
-        body = orjson.dumps(refusal.to_body())
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        refusal = validation_error([f"X-Lcphone-Fault: {problem}" for problem in error.problems])
         violation = Violation("header.X-Lcphone-Fault", "; ".join(error.problems), "#/x-lcphone-fault", "fault")
         self.record(scope, operation_id, 400, "", (violation,))
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 400, refusal.to_body())
 
     async def _truncated(self, scope, receive, send) -> None:
         """Sends the real answer's headers (its full length declared) and half its body, then stops."""
