@@ -159,6 +159,7 @@ def test_workers_on_one_sqlite_file_serve_from_memory_and_see_each_others_change
         assert one.get("/__admin/rate-limits").json()["burst"] == 7  # settings
         second_body, _ = buy_first(other)
         assert other.put("/__admin/rate-limits", json={"burst": 8}).is_success
+        second.store.flush()  # in the tables: changes are deleted only once the tables hold them
         with sqlite3.connect(path) as db:  # changes the first has not seen are no longer kept: a gap
             db.execute("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes)")
         assert second_body["phoneNumber"] in active(one)  # loaded afresh
@@ -166,3 +167,64 @@ def test_workers_on_one_sqlite_file_serve_from_memory_and_see_each_others_change
         assert body["phoneNumber"] not in active(one)
     for sandbox in (first, second):
         sandbox.store.close()
+
+
+def _file_state(path) -> tuple[int, int, set[str]]:
+    """(the last change committed, the last the tables hold, the numbers the tables hold), read from the file."""
+    with sqlite3.connect(path) as db:
+        [(committed,)] = db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchall()
+        [(held,)] = db.execute("SELECT position FROM tables_at").fetchall()
+        numbers = {row[0] for row in db.execute("SELECT phone_number FROM numbers")}
+    return committed, held, numbers
+
+
+def test_a_commit_writes_the_log_and_the_tables_follow_behind_it(tmp_path, monkeypatch) -> None:
+    """A purchase commits one row of `changes`; every WRITE_BEHIND changes the tables get their SQL in one go.
+    A worker loading afresh in between reads the tables and the changes after them: it misses nothing."""
+    from mockserver.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "WRITE_BEHIND", 3)
+    path = tmp_path / "state.db"
+    first = Sandbox(store=sqlite_store.SqliteStore(path))
+    first.store.flush()  # the set-up's changes in the tables
+    with client_for(first) as client:
+        body, bought = buy_first(client)
+        assert bought.status_code == 201
+        committed, held, numbers = _file_state(path)
+        assert held < committed and body["phoneNumber"] not in numbers  # in the log only, for now
+        late = Sandbox(store=sqlite_store.SqliteStore(path), attach=True)
+        with client_for(late) as other:
+            assert body["phoneNumber"] in active(other)  # loaded from the tables and the log after them
+        late.store.close()
+        bought_numbers = [body["phoneNumber"]] + [buy_first(client)[0]["phoneNumber"] for _ in range(3)]
+        committed, held, numbers = _file_state(path)
+        assert committed - held < 3 and set(bought_numbers[:3]) <= numbers  # written behind, in one commit
+        assert client.post("/__admin/reset").status_code == 200
+        committed, held, numbers = _file_state(path)
+        assert held == committed and not set(bought_numbers) & numbers  # a reset is written at once
+        body, bought = buy_first(client)
+    first.store.close()
+    committed, held, numbers = _file_state(path)
+    assert held == committed and body["phoneNumber"] in numbers  # closing brings the tables up to the log
+
+
+def test_a_state_file_of_format_3_is_brought_to_the_current_format(tmp_path) -> None:
+    """Format 3 wrote the tables in every commit: its tables hold every change, and are taken as such."""
+    from mockserver.store.sqlite import SCHEMA_VERSION, SqliteStore
+
+    path = tmp_path / "state.db"
+    sandbox = Sandbox(store=SqliteStore(path))
+    with client_for(sandbox) as client:
+        body, bought = buy_first(client)
+        assert bought.status_code == 201
+    sandbox.store.close()
+    with sqlite3.connect(path) as db:  # as lcphone 0.3 wrote it: no statements in the log, no tables_at
+        db.execute("ALTER TABLE changes DROP COLUMN statements")
+        db.execute("DROP TABLE tables_at")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    store = SqliteStore(path)
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert body["phoneNumber"] in {n.phone_number for n in store.active_numbers(LOCATION)}
+    store.close()
+    committed, held, _ = _file_state(path)
+    assert held == committed

@@ -2,7 +2,7 @@
 
 The `Listener` holds that connection, in a thread of its own. It receives each committed change as one
 notification (PostgreSQL delivers them in commit order) and hands it to the store, which applies it to its
-mirror. Every `interval` it also asks the database for `SELECT 1`, cut at the store's timeout: the store serves
+mirror: at the next read or transaction, which drains what has arrived, or at the next heartbeat when idle. Every `interval` it also asks the database for `SELECT 1`, cut at the store's timeout: the store serves
 from memory only while the last answer is younger than the timeout, so that a replica whose database hangs, or
 which lost the channel, stops serving what it holds within the timeout (then 503). A lost connection is made
 again (every `fail_fast_for` seconds), and the store loads its mirror afresh, having perhaps missed changes.
@@ -35,6 +35,7 @@ class Listener:
         self.alive_at = 0.0  # when the last heartbeat that was answered was sent (monotonic)
         self.error = "not connected yet"
         self._beat_at = 0.0
+        self._lost_channel = threading.Event()  # wakes the thread to connect again at once
         self._connect()
         self._thread = threading.Thread(target=self._run, name="lcphone-postgres-listener", daemon=True)
         self._thread.start()
@@ -63,9 +64,12 @@ class Listener:
                 pgconn = connection.pgconn
                 if wait > 0 and not select.select([pgconn.socket], [], [], wait)[0]:
                     return
-                pgconn.consume_input()
-                while (notification := pgconn.notifies()) is not None:
-                    self.on_change(notification.extra.decode())
+                for _ in range(4):  # a closed socket stays readable: its end is read too (the error)
+                    pgconn.consume_input()
+                    while (notification := pgconn.notifies()) is not None:
+                        self.on_change(notification.extra.decode())
+                    if not select.select([pgconn.socket], [], [], 0)[0]:
+                        break
                 if pgconn.status != psycopg.pq.ConnStatus.OK:  # the server closed it (a terminated backend)
                     message = pgconn.error_message.decode(errors="replace")
                     raise psycopg.OperationalError(message or "the channel was closed")
@@ -100,6 +104,7 @@ class Listener:
     def _lost(self, error: BaseException) -> None:
         self.error = " ".join(str(error).split()) or type(error).__name__
         self.close()
+        self._lost_channel.set()
 
     def _heartbeat(self) -> None:
         sent = self._beat_at = time.monotonic()
@@ -126,13 +131,12 @@ class Listener:
                 except psycopg.Error as error:
                     self.error = " ".join(str(error).split()) or type(error).__name__
                 continue
-            wait = max(0.0, self._beat_at + self.interval - time.monotonic())
-            try:
-                ready = select.select([connection.pgconn.socket], [], [], wait)[0]
-            except (OSError, ValueError, psycopg.Error):
-                ready = [True]
-            if ready:
+            # Not woken by each notification: a read drains what has arrived first (`readable()`), so the thread
+            # only drains what an idle replica received, with the heartbeat, and no purchase wakes it.
+            if self._lost_channel.wait(max(0.0, self._beat_at + self.interval - time.monotonic())):
+                self._lost_channel.clear()
+                continue
+            if self.readable():
                 self.drain()
-            if time.monotonic() - self._beat_at >= self.interval:
-                self._heartbeat()
+            self._heartbeat()
         self.close()

@@ -1,9 +1,15 @@
 """State in SQLite, for a sandbox that must outlive its process and be shared by several workers.
 
-Each worker serves reads from its own memory (`mirror.py`): every transaction appends its changes, as
-operations, to the `changes` table in the same commit; a worker that sees another's commit (`PRAGMA
-data_version`, a cheap check of the file's header) applies the changes it has not seen, in order, and loads
-its mirror afresh where it cannot (a gap: changes older than the table keeps).
+Each worker serves reads from its own memory (`mirror.py`): every transaction appends its changes to the
+`changes` table, as operations (what a mirror applies) and as the SQL that brings the tables to them; a worker
+that sees another's commit (`PRAGMA data_version`, a cheap check of the file's header) applies the operations it
+has not seen, in order, and loads its mirror afresh where it cannot (a gap: changes older than the table keeps).
+
+The tables are written behind the log: a commit writes one row (a page or two of the WAL) where the tables would
+take eight, and every `WRITE_BEHIND` changes, in the commit that reaches it, the SQL of the changes since
+(`tables_at`) runs in one go, on pages written once for all of them (a worker idle for a second does it too,
+and closing does). Loading afresh reads the tables and applies the operations of the changes after them; a
+change is deleted only once the tables hold it. A reset (`clear`) is written at once, with what came before it.
 
 Every write happens in one `BEGIN IMMEDIATE` transaction, so that concurrent
 workers serialise on the file: a number is sold once, an acknowledged purchase
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -27,7 +34,7 @@ from ..errors import StateFileError
 from .mirror import Mirror, MirroredStore
 from .sql import HELD, Dialect
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locations (id TEXT PRIMARY KEY, record TEXT NOT NULL);
@@ -43,11 +50,14 @@ CREATE TABLE IF NOT EXISTS purchases (
     PRIMARY KEY (location_id, fingerprint_id));
 CREATE TABLE IF NOT EXISTS sequences (kind TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rate_counters (key TEXT PRIMARY KEY, started REAL NOT NULL, count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, ops TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, ops TEXT NOT NULL, statements TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS tables_at (position INTEGER NOT NULL);
 """
 NESTED = nullcontext()  # a transaction inside another: nothing to do
 CHECKPOINT_EVERY = 1.0  # seconds
 KEPT_CHANGES = 10_000  # a worker further behind than this loads its mirror afresh
+WRITE_BEHIND = 256  # changes whose SQL waits in the log before the tables get it
+AT_ONCE = frozenset({"clear"})  # a change written to the tables in its own commit (a reset deletes every table)
 
 DIALECT = Dialect(placeholder="?", prefix="", insertion_order="rowid")
 
@@ -69,6 +79,8 @@ class SqliteStore(MirroredStore):
         self._depth = 0
         self._owner: int | None = None  # the thread whose transaction is under way
         self._data_version = -1  # of the file, when the mirror last caught up
+        self._tables_at = 0  # the last change the tables hold, as last seen (the file's `tables_at` says)
+        self._last_commit = 0.0  # when this worker last committed a change (monotonic)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA busy_timeout=30000")
@@ -78,10 +90,11 @@ class SqliteStore(MirroredStore):
             self._db.execute("PRAGMA synchronous=NORMAL")
             # Checkpoints (the WAL copied back into the file, with an fsync) in a thread of their own, not in the
             # commit of whichever request fills the WAL: a purchase never waits on one.
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._db.execute("PRAGMA wal_autocheckpoint=1000")
             self._check_integrity()
             self._db.executescript(SCHEMA)
             self._check_schema_version()
+            [(self._tables_at,)] = self._db.execute("SELECT position FROM tables_at").fetchall()
         except sqlite3.DatabaseError as error:
             raise StateFileError(f"{self.path} is not a usable SQLite state file ({error})") from None
         self._stale = True  # loaded at the first read, as the set-up above left the file
@@ -90,7 +103,8 @@ class SqliteStore(MirroredStore):
         self._checkpointer.start()
 
     def _checkpoint(self) -> None:
-        """Every second, a PASSIVE checkpoint on a connection of its own: it waits on no reader or writer."""
+        """Every second, on a connection of its own: the tables brought up to the log if this worker committed
+        nothing for that long (under load, commits do it), and a PASSIVE checkpoint, which waits on no one."""
         try:
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=1)
         except sqlite3.Error:
@@ -98,6 +112,8 @@ class SqliteStore(MirroredStore):
         try:
             while not self._closed.wait(CHECKPOINT_EVERY):
                 with contextlib.suppress(sqlite3.Error):
+                    if self._tables_at < self._mirror.position and time.monotonic() - self._last_commit > 1:
+                        self._written_behind(connection)
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             connection.close()
@@ -108,32 +124,82 @@ class SqliteStore(MirroredStore):
             raise StateFileError(f"{self.path} is damaged (SQLite quick_check: {verdict}); use another state file")
 
     def _check_schema_version(self) -> None:
-        rows = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        db = self._db
+        rows = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         if not rows:
-            used = self._db.execute("SELECT COUNT(*) FROM locations").fetchone()[0]
+            used = db.execute("SELECT COUNT(*) FROM locations").fetchone()[0]
             if used:
                 raise StateFileError(f"{self.path} was written by an older lcphone; start with a new state file")
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            version = SCHEMA_VERSION
+        else:
+            version = int(rows[0][0])
+        if version not in (2, 3, SCHEMA_VERSION):
+            raise StateFileError(
+                f"{self.path} has state format {version}; this lcphone reads format "
+                f"{SCHEMA_VERSION}: start with a new state file"
             )
-        elif int(rows[0][0]) == 2:  # format 2 counted a location's numbers each time: counters kept since
-            with self.transaction():
-                self._db.execute(
+        if rows and version == SCHEMA_VERSION and db.execute("SELECT 1 FROM tables_at").fetchall():
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if version == 2:  # format 2 counted a location's numbers each time: counters kept since
+                db.execute(
                     "INSERT OR REPLACE INTO sequences (kind, value) "
                     "SELECT ? || location_id, count(*) FROM numbers GROUP BY location_id",
                     (HELD,),
                 )
-                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-        elif int(rows[0][0]) != SCHEMA_VERSION:
-            raise StateFileError(
-                f"{self.path} has state format {rows[0][0]}; this lcphone reads format "
-                f"{SCHEMA_VERSION}: start with a new state file"
+            columns = {row[1] for row in db.execute("PRAGMA table_info(changes)").fetchall()}
+            if "statements" not in columns:  # formats 2 and 3 wrote the tables in every commit: they hold it all
+                db.execute("ALTER TABLE changes ADD COLUMN statements TEXT NOT NULL DEFAULT '[]'")
+            db.execute(
+                "INSERT INTO tables_at (position) SELECT (SELECT coalesce(max(seq), 0) FROM changes) "
+                "WHERE NOT EXISTS (SELECT 1 FROM tables_at)"
             )
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self._closed.set()
         with self._lock:
+            with contextlib.suppress(sqlite3.Error):  # else what the log holds is loaded from it next time
+                self._written_behind(self._db)
             self._db.close()
+
+    def flush(self) -> None:
+        """The tables brought up to every change committed (what an idle second, and closing, do)."""
+        with self._lock:
+            self._written_behind(self._db)
+
+    def _written_behind(self, db: sqlite3.Connection) -> None:
+        """`_write_behind` in a write transaction of its own: all of it, or nothing."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._write_behind(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _write_behind(self, db: sqlite3.Connection) -> None:
+        """In a write transaction: the SQL of every change the tables do not hold yet, run in order, and the
+        changes that no worker needs any more (older than `KEPT_CHANGES`, held by the tables) deleted."""
+        [(held,)] = db.execute("SELECT position FROM tables_at").fetchall()
+        last = held
+        for seq, statements in db.execute(
+            "SELECT seq, statements FROM changes WHERE seq > ? ORDER BY seq", (held,)
+        ).fetchall():
+            for sql, args in orjson.loads(statements):
+                db.execute(sql, args)
+            last = seq
+        if last != held:
+            db.execute("UPDATE tables_at SET position = ?", (last,))
+            db.execute("DELETE FROM changes WHERE seq <= ?", (last - KEPT_CHANGES,))
+        self._tables_at = last
 
     def exclusive(self) -> AbstractContextManager[None]:
         return self.transaction()
@@ -173,12 +239,22 @@ class SqliteStore(MirroredStore):
     def _commit(self) -> None:
         local, db = self._local, self._db
         if local.ops:
-            for sql, args in local.pending:
-                db.execute(sql, args)
             position = self._mirror.position + 1
-            db.execute("INSERT INTO changes (seq, ops) VALUES (?, ?)", (position, self._payload(position)))
-            if position % 1000 == 0:
-                db.execute("DELETE FROM changes WHERE seq <= ?", (position - KEPT_CHANGES,))
+            if any(operation[0] in AT_ONCE for operation in local.ops):
+                self._write_behind(db)  # what came before it first
+                for sql, args in local.pending:
+                    db.execute(sql, args)
+                db.execute("INSERT INTO changes (seq, ops) VALUES (?, ?)", (position, self._payload(position)))
+                db.execute("UPDATE tables_at SET position = ?", (position,))
+                self._tables_at = position
+            else:
+                db.execute(
+                    "INSERT INTO changes (seq, ops, statements) VALUES (?, ?, ?)",
+                    (position, self._payload(position), orjson.dumps(local.pending)),
+                )
+                if position - self._tables_at >= WRITE_BEHIND:
+                    self._write_behind(db)
+            self._last_commit = time.monotonic()
         db.execute("COMMIT")
         if local.ops:
             local.ops = []  # committed: the mirror holds them rightly
@@ -207,8 +283,10 @@ class SqliteStore(MirroredStore):
         if not in_transaction:
             db.execute("BEGIN")  # one snapshot of every table
         try:
-            [(position,)] = db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchall()
-            self._load_mirror(lambda sql: db.execute(sql).fetchall(), int(position))
+            [(held,)] = db.execute("SELECT position FROM tables_at").fetchall()
+            self._load_mirror(lambda sql: db.execute(sql).fetchall(), int(held))
+            for seq, ops in db.execute("SELECT seq, ops FROM changes WHERE seq > ? ORDER BY seq", (held,)).fetchall():
+                self._apply(seq, orjson.loads(ops)["ops"])  # committed, not yet in the tables
         finally:
             if not in_transaction:
                 db.execute("COMMIT")
