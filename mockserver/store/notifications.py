@@ -2,9 +2,10 @@
 
 The `Listener` holds that connection, in a thread of its own. It receives each committed change as one
 notification (PostgreSQL delivers them in commit order) and hands it to the store, which applies it to its
-mirror: at the next read or transaction, which drains what has arrived, or at the next heartbeat when idle. Every `interval` it also asks the database for `SELECT 1`, cut at the store's timeout: the store serves
-from memory only while the last answer is younger than the timeout, so that a replica whose database hangs, or
-which lost the channel, stops serving what it holds within the timeout (then 503). A lost connection is made
+mirror: at the next read or transaction, which drains what has arrived, or at the next heartbeat when idle.
+Every `interval` it also asks the database for `SELECT 1`, cut at the store's timeout: the store serves from
+memory only while the last answer is younger than the timeout, so that a replica whose database hangs, or which
+lost the channel, stops serving what it holds within the timeout (then 503). A lost connection is made
 again (every `fail_fast_for` seconds), and the store loads its mirror afresh, having perhaps missed changes.
 """
 

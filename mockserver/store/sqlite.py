@@ -155,9 +155,7 @@ class SqliteStore(MirroredStore):
                 "INSERT INTO tables_at (position) SELECT (SELECT coalesce(max(seq), 0) FROM changes) "
                 "WHERE NOT EXISTS (SELECT 1 FROM tables_at)"
             )
-            db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
