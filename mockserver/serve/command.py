@@ -30,6 +30,7 @@ from ..control.plane import DEFAULT_SEED, REPLICA, StateError
 from ..domain.scenario import ScenarioError
 from ..errors import StateFileError, StoreUnavailable
 from ..sandbox import Sandbox
+from ..store import is_postgres_url
 from . import protection
 from .protection import (
     DEFAULT_BODY_TIMEOUT,
@@ -313,7 +314,7 @@ def _admin_key(args: argparse.Namespace, loopback: bool) -> tuple[str | None, bo
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -393,9 +394,14 @@ class Banner:
         )
 
 
-def _loop_factory():
+def _loop_factory(waits_on_network: bool = False):
+    """uvloop where installed (uvicorn[standard] brings it), the faster loop; asyncio's own where requests wait
+    on a database across the network (PostgreSQL), since uvloop takes in one new connection per turn of its loop:
+    the last of 32 connections opened at once waited 265 ms for its first answer (D50)."""
+    if waits_on_network:
+        return None
     try:
-        import uvloop  # optional (uvicorn[standard] brings it): the faster event loop where installed
+        import uvloop
     except ImportError:
         return None
     return uvloop.new_event_loop
@@ -539,10 +545,15 @@ def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         lifespan="off",
         server_header=False,
         timeout_keep_alive=args.keep_alive_timeout,
+        loop="asyncio" if _waits_on_network(args) else "auto",  # the workers' loop, as `_loop_factory` chooses
     )
     if GuardedProtocol is not None:
         options["http"] = GuardedProtocol
     return options
+
+
+def _waits_on_network(args: argparse.Namespace) -> bool:
+    return bool(args.state) and is_postgres_url(args.state)
 
 
 def _serve_workers(launch: Launch) -> int:
@@ -580,7 +591,7 @@ def _serve_one(launch: Launch) -> int:
 
     try:
         # The event loop uvicorn would choose (uvloop when installed): `asyncio.run` would not.
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=_loop_factory(_waits_on_network(launch.args))) as runner:
             runner.run(main())
     except KeyboardInterrupt:
         pass  # uvicorn shut down gracefully, then re-raised the signal for us to end quietly
