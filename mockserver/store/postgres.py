@@ -1,8 +1,11 @@
 """State in PostgreSQL, for one sandbox shared by replicas on several hosts (`--state postgresql://...`).
 
-- Every transaction takes one advisory lock first, so that replicas serialise their changes as workers do on
-  SQLite: a number is sold once whichever replica takes the request, and a purchase is committed before its
-  201 is sent. Reads need no transaction (nor the database: see below).
+- Every transaction holds one advisory lock, so that replicas serialise their changes as workers do on SQLite:
+  a number is sold once whichever replica takes the request, and a purchase is committed before its 201 is
+  sent. A replica keeps the lock on its session (the lease) from one transaction to the next while it has
+  writes to make, so that each begins without a round trip, and gives it back after `LEASE_IDLE` without one,
+  or hands it on after `LEASE_HOLD` to a replica waiting for it. Reads need no transaction (nor the database:
+  see below).
 - The schema is versioned (`lcphone_schema`) and migrated at start-up under a session advisory lock, so that
   replicas starting at once migrate it once.
 - Each replica serves reads from its own memory (`mirror.py`), kept exact by LISTEN/NOTIFY (`notifications.py`):
@@ -51,6 +54,8 @@ SCHEMA_VERSION = 2
 WRITE_LOCK = 0x6C637001
 MIGRATION_LOCK = 0x6C637002
 SETUP_LOCK = 0x6C637003
+LEASE_IDLE = 0.005  # seconds a replica keeps the write lock after its last transaction, for the next one
+LEASE_HOLD = 0.02  # seconds it keeps it at most before handing it on to a replica waiting for it
 RETRY_AFTER = 1  # seconds a client is told to wait, and the store waits before trying a lost database again
 DEFAULT_TIMEOUT = 5.0
 NOTIFY_LIMIT = 7900  # bytes of a notification's payload (PostgreSQL's limit is 8000): past it, "load afresh"
@@ -246,6 +251,11 @@ class PostgresStore(MirroredStore):
         self._last_error = ""
         self._schema_key = 0
         self._mirror_lock = threading.RLock()  # held by a transaction, and while a change is applied
+        self._writer_lock = threading.RLock()  # held by a transaction, from before it takes the lease
+        self._lease: psycopg.Connection | None = None  # the connection whose session holds the write lock
+        self._lease_since = 0.0  # when it took it (monotonic)
+        self._lease_used = 0.0  # when a transaction last ended on it
+        self._lease_taken = threading.Event()
         self._channel = ""
         self._listener: Listener | None = None
         self.schema = "public"
@@ -266,6 +276,7 @@ class PostgresStore(MirroredStore):
             self._migrate()
             self._channel = f"lcphone_changes_{self._schema_key & 0xFFFFFFFF:08x}"
             self._listener = Listener(self, self._channel, self._received)
+            threading.Thread(target=self._keep_lease, name="lcphone-postgres-lease", daemon=True).start()
             with self.transaction():
                 pass  # loads the mirror
         except psycopg.Error as error:  # a schema it may not create, say: one line, not a traceback
@@ -376,18 +387,74 @@ class PostgresStore(MirroredStore):
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         return self._call(lambda connection: connection.execute(sql, args).fetchall())
 
-    def _begin(self, connection: psycopg.Connection) -> int:
-        """BEGIN, the write lock, and the number of the last change committed: one message, one round trip (each
-        statement of it sees what was committed before it ran, the lock's wait included)."""
+    def _take_lease(self, connection: psycopg.Connection) -> int:
+        """The write lock, held by this session (the lease), and the number of the last change committed: one
+        message, one round trip (the position is read once the lock is held). A lease held too long is handed on
+        in the same message: the replicas waiting for it are granted it before this one's request."""
+        key = self._schema_key
+        handing_on = f"SELECT pg_advisory_unlock({WRITE_LOCK}, {key}); " if connection is self._lease else ""
         cursor = connection.execute(
-            f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}, {self._schema_key}); "
+            f"{handing_on}SELECT pg_advisory_lock({WRITE_LOCK}, {self._schema_key}); "
             f"SELECT value FROM lcphone_meta WHERE key = '{POSITION}'",
             prepare=False,
         )
-        cursor.nextset()
-        cursor.nextset()
+        while cursor.nextset():
+            pass
         rows = cursor.fetchall()
         return int(rows[0][0]) if rows else 0
+
+    def _leased(self) -> tuple[psycopg.Connection, int]:
+        """The connection that holds the write lock, and the position the transaction starts from. While this
+        replica holds the lease, no other can have committed: its mirror's position is the database's, and the
+        transaction needs no round trip to begin."""
+        if self._down:
+            raise StoreUnavailable(f"{self.description} is unavailable: {self._last_error}", RETRY_AFTER)
+        lease = self._lease
+        if lease is not None and not lease.broken and time.monotonic() - self._lease_since < LEASE_HOLD:
+            return lease, self._mirror.position
+        if lease is not None and not lease.broken:
+            try:
+                with self._watchdog.guard(lease, self.timeout):
+                    position = self._take_lease(lease)
+            except psycopg.OperationalError as error:
+                self._drop_lease()
+                raise self._unavailable(error) from None
+            self._lease_since = time.monotonic()
+            return lease, position
+        self._drop_lease()
+        connection, position = self._attempt(self._take_lease)
+        self._lease, self._lease_since = connection, time.monotonic()
+        self._lease_taken.set()
+        return connection, position
+
+    def _drop_lease(self) -> None:
+        """The write lock given back (or its session ended, if it is broken), its connection back in the pool."""
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        if not lease.broken:
+            try:
+                with self._watchdog.guard(lease, self.timeout):
+                    lease.execute(f"SELECT pg_advisory_unlock({WRITE_LOCK}, {self._schema_key})")
+            except psycopg.Error:
+                pass  # a broken connection is discarded by the pool: its session, and lock, end with it
+        self._checkin(lease)
+
+    def _keep_lease(self) -> None:
+        """In a thread of its own: the lease given back once no transaction used it for `LEASE_IDLE` seconds, so
+        that another replica's write waits that long at most after this one's last."""
+        while not self._closed:
+            self._lease_taken.wait(1.0)
+            self._lease_taken.clear()
+            while self._lease is not None and not self._closed:
+                time.sleep(LEASE_IDLE)
+                if time.monotonic() - self._lease_used < LEASE_IDLE or not self._writer_lock.acquire(blocking=False):
+                    continue
+                try:
+                    if self._lease is not None and time.monotonic() - self._lease_used >= LEASE_IDLE:
+                        self._drop_lease()
+                finally:
+                    self._writer_lock.release()
 
     def transaction(self) -> AbstractContextManager[None]:
         """The write lock, a mirror caught up with every change committed before, and at the end one round trip
@@ -399,28 +466,32 @@ class PostgresStore(MirroredStore):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         local = self._local
-        connection, position = self._attempt(self._begin)
-        local.connection, local.pending, local.ops, local.position, local.added = connection, [], [], position, 0
-        try:
-            self._caught_up(position)  # returns holding the mirror lock
+        with self._writer_lock:  # one transaction of this replica at a time: they share the lease
+            local.begun = False
             try:
-                yield
-                self._commit(position)
+                connection, position = self._leased()
+                local.connection, local.pending, local.ops = connection, [], []
+                local.position, local.added, local.begun = position, 0, False
+                self._caught_up(position)  # returns holding the mirror lock
+                try:
+                    yield
+                    self._commit(position)
+                except BaseException:
+                    if local.ops:
+                        self._stale = True  # the mirror holds changes that were not committed
+                    raise
+                finally:
+                    self._mirror_lock.release()
             except BaseException:
-                if local.ops:
-                    self._stale = True  # the mirror holds changes that were not committed
+                lease = self._lease
+                if lease is not None and getattr(local, "begun", False) and not lease.broken:
+                    with contextlib.suppress(psycopg.Error), self._watchdog.guard(lease, self.timeout):
+                        lease.execute("ROLLBACK")
+                self._drop_lease()  # after a failure, the next transaction starts from the database
                 raise
             finally:
-                self._mirror_lock.release()
-        except BaseException:
-            with contextlib.suppress(psycopg.Error):
-                if not connection.broken:
-                    with self._watchdog.guard(connection, self.timeout):
-                        connection.execute("ROLLBACK")
-            raise
-        finally:
-            local.connection = local.pending = local.ops = None
-            self._checkin(connection)
+                local.connection = local.pending = local.ops = None
+                self._lease_used = time.monotonic()
 
     def _number_order(self) -> int:
         """From the change's own number: ordered as committed, unique, and no counter row updated by every
@@ -462,18 +533,19 @@ class PostgresStore(MirroredStore):
     def _commit(self, position: int) -> None:
         local = self._local
         if not local.ops:
-            self._call(lambda connection: connection.execute("COMMIT"))
-            return
+            return  # nothing was begun: the lease is the only lock it held
         message = self._payload(position + 1)
         if len(message) > NOTIFY_LIMIT:
             message = orjson.dumps({"n": position + 1})  # too large to send: the others load afresh
 
         def send(connection: psycopg.Connection) -> None:
-            # One message: every change, the new position, the notification, COMMIT (values bound client-side).
-            statements = [sql % tuple(map(literal, args)) for sql, args in local.pending]
+            # One message: BEGIN, every change, the new position, the notification, COMMIT (values bound
+            # client-side).
+            statements = ["BEGIN", *(sql % tuple(map(literal, args)) for sql, args in local.pending)]
             statements.append(f"UPDATE lcphone_meta SET value = '{position + 1}' WHERE key = '{POSITION}'")
             statements.append(f"SELECT pg_notify({literal(self._channel)}, {literal(message.decode())})")
             statements.append("COMMIT")
+            local.begun = True
             connection.execute("; ".join(statements).encode(), prepare=False)
 
         self._call(send)
@@ -626,4 +698,6 @@ class PostgresStore(MirroredStore):
         self._closed = True
         if self._listener is not None:
             self._listener.close()
+        with self._writer_lock:
+            self._drop_lease()
         self._pool.close()
