@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
 # Search and purchase say "tollFree"; the active-number record says "toll-free".
 ACTIVE_TYPE_FOR = {"local": "local", "tollFree": "toll-free", "mobile": "mobile"}
 NUMBER_TYPES: tuple[str, ...] = tuple(ACTIVE_TYPE_FOR)  # what the inventory sells, in the search's words
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """A dataclass's field names, found once (`fields()` on every record costs more than the record)."""
+    return tuple(f.name for f in fields(kind))
 
 
 @dataclass
@@ -74,7 +81,8 @@ class ActiveNumber:
         return self.date_added if self.origin != "twilio" else None
 
     def to_record(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        held = self.__dict__
+        return {name: held[name] for name in _field_names(ActiveNumber)}
 
 
 @dataclass
@@ -108,7 +116,8 @@ class TwilioAccount:
     numbers_held: int
 
     def to_record(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        held = self.__dict__
+        return {name: held[name] for name in _field_names(TwilioAccount)}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TwilioAccount:

@@ -89,16 +89,18 @@ def token_changed(token: Token) -> Operation:
     return ["token", token.value, token.location_id, sorted(token.scopes)]
 
 
-def number_added(location_id: str, number: ActiveNumber) -> Operation:
-    return ["number", location_id, number.to_record()]
+def number_added(location_id: str, record: dict[str, Any]) -> Operation:
+    """`record`: the number's `to_record()`, made once for the SQL and the operation."""
+    return ["number", location_id, record]
 
 
 def pool_changed(pool: NumberPool) -> Operation:
     return ["pool", asdict(pool)]
 
 
-def purchase_kept(record: PurchaseRecord) -> Operation:
-    return ["purchase", record.location_id, record.fingerprint_id, record.request_digest, record.receipt.to_record()]
+def purchase_kept(record: PurchaseRecord, receipt: dict[str, Any]) -> Operation:
+    """`receipt`: the receipt's `to_record()`."""
+    return ["purchase", record.location_id, record.fingerprint_id, record.request_digest, receipt]
 
 
 def sequence_moved(kind: str, value: int) -> Operation:
@@ -271,9 +273,10 @@ class MirroredStore(SqlStore):
             if self.counts_held:
                 self.next_sequence(HELD + location_id)  # the count kept beside the numbers, as the SQL store keeps it
             seq = self._number_order()
-            self._run(self._sql["add_active_number"], number.phone_number, location_id, seq, _json(number.to_record()))
+            record = number.to_record()
+            self._run(self._sql["add_active_number"], number.phone_number, location_id, seq, _json(record))
             self._mirror.add_active_number(location_id, number)
-            self._local.ops.append(number_added(location_id, number))
+            self._local.ops.append(number_added(location_id, record))
 
     def pools(self, location_id: str) -> list[NumberPool]:
         return self._serving().pools(location_id)
@@ -293,7 +296,7 @@ class MirroredStore(SqlStore):
         with self.transaction():
             super().put_purchase(record)
             self._mirror.put_purchase(record)
-            self._local.ops.append(purchase_kept(record))
+            self._local.ops.append(purchase_kept(record, record.receipt.to_record()))
 
     def next_sequence(self, kind: str) -> int:
         if kind in RESERVED_SEQUENCES:
