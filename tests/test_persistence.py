@@ -228,3 +228,16 @@ def test_a_state_file_of_format_3_is_brought_to_the_current_format(tmp_path) -> 
     store.close()
     committed, held, _ = _file_state(path)
     assert held == committed
+
+
+def test_the_write_ahead_log_stays_bounded_under_sustained_writes(tmp_path) -> None:
+    """Thousands of transactions in a row: checkpoints keep up (a checkpoint in a thread never completed while
+    commits kept coming, and the WAL grew by every page written)."""
+    from mockserver.store.sqlite import SqliteStore
+
+    path = tmp_path / "state.db"
+    sandbox = Sandbox(store=SqliteStore(path), numbers_per_type=1500)
+    for _ in range(1400):
+        sandbox.phone_system.add_numbers(LOCATION, "US", "local", 1)  # a transaction each
+    assert (tmp_path / "state.db-wal").stat().st_size < 8 * 1024 * 1024
+    sandbox.store.close()

@@ -88,8 +88,9 @@ class SqliteStore(MirroredStore):
             # WAL's commit reaches the OS before the answer goes: a killed sandbox loses nothing it answered (an OS
             # crash may lose the last commits, which FULL would keep, at several times the cost of a purchase).
             self._db.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoints (the WAL copied back into the file, with an fsync) in a thread of their own, not in the
-            # commit of whichever request fills the WAL: a purchase never waits on one.
+            # Checkpoints (the WAL copied back into the file, with an fsync) in the commit that fills 1,000 pages,
+            # SQLite's own way: in a thread of their own they never completed under sustained writes, and the WAL
+            # grew without bound (D48).
             self._db.execute("PRAGMA wal_autocheckpoint=1000")
             self._check_integrity()
             self._db.executescript(SCHEMA)
