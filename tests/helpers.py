@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import socket
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -210,3 +211,14 @@ def received_until_closed(connection: socket.socket) -> bytes:
     except (TimeoutError, ConnectionResetError):
         pass
     return received
+
+
+def eventually(check, seconds: float = 2.0, every: float = 0.01):
+    """`check()` until it answers true (its answer), for at most `seconds`: what another replica learns of a change
+    by notification (D46), it learns within a moment, not at once. The last answer otherwise, false."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = check()
+        if answer or time.monotonic() >= deadline:
+            return answer
+        time.sleep(every)

@@ -232,7 +232,7 @@ class ControlPlane:
         """A new pool, and the friendly names of its location's numbers (what an answer shows beside it)."""
         with self.store.transaction():
             pool = self.phone_system.add_pool(location_id, entry)
-            return pool, {n.phone_number: n.friendly_name for n in self.store.active_numbers(location_id)}
+            return pool, self.phone_system.friendly_names([pool])
 
     def set_rate_limits(self, **changes: Any) -> RateLimitPolicy:
         """Changes the rate-limit policy (fields: enforce, burst, window_ms, daily); the rest keeps its value."""

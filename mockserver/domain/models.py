@@ -6,7 +6,7 @@ wire shapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -135,12 +135,12 @@ class PurchaseReceipt:
 
     number: str
     account: TwilioAccount
-    holdings: Callable[[], list[ActiveNumber]] | None = field(default=None, compare=False, repr=False)
+    holdings: Callable[[], Sequence[ActiveNumber]] | None = field(default=None, compare=False, repr=False)
 
     def numbers_held(self) -> list[ActiveNumber]:
         """The numbers the account held after the purchase."""
         assert self.holdings is not None, "a receipt from the phone system carries its holdings"
-        return self.holdings()[: self.account.numbers_held]
+        return list(self.holdings()[: self.account.numbers_held])
 
     def to_record(self) -> dict[str, Any]:
         return {"number": self.number, "account": self.account.to_record()}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -412,8 +411,18 @@ class PhoneSystem:
 
     def number_pools(self, location: Location) -> NumberPoolList:
         with self.store.reading():
-            names = {n.phone_number: n.friendly_name for n in self.store.active_numbers(location.id)}
-            return NumberPoolList(self.store.pools(location.id), names)
+            pools = self.store.pools(location.id)
+            return NumberPoolList(pools, self.friendly_names(pools))
+
+    def friendly_names(self, pools: list[NumberPool]) -> dict[str, str]:
+        """The friendly names of the numbers in `pools` (looked up one by one: a location may hold many more)."""
+        names = {}
+        for pool in pools:
+            for phone_number in pool.numbers:
+                number = self.store.active_number(phone_number)
+                if number is not None:
+                    names[phone_number] = number.friendly_name
+        return names
 
     def search_available(self, location: Location, query: SearchQuery) -> SearchResult:
         self._require_phone_system(location)
@@ -508,12 +517,14 @@ class PhoneSystem:
             listed = [n for n in numbers if n.phone_number not in pooled and matches(n)]
             shown, total = listed[start : start + page_size], len(listed)
         elif pooled:
-            # Pools hold only the location's own numbers, which are never taken away: the page is read, not
-            # the whole list, and the total is a difference.
-            outside = (n for n in numbers if n.phone_number not in pooled)
-            shown, total = list(itertools.islice(outside, start, start + page_size)), len(numbers) - len(pooled)
+            # Pools hold only the location's own numbers, which are never taken away: the page lies within the
+            # first start + page_size + len(pooled) numbers, which are read, not the whole list; the total is a
+            # difference.
+            window = numbers[: start + page_size + len(pooled)]
+            shown = [n for n in window if n.phone_number not in pooled][start : start + page_size]
+            total = len(numbers) - len(pooled)
         else:
-            shown, total = numbers[start : start + page_size], len(numbers)
+            shown, total = list(numbers[start : start + page_size]), len(numbers)
         return ActiveNumberPage(
             location=location,
             numbers=shown,

@@ -16,11 +16,30 @@ rebuilt from the seed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Protocol
 
 from .models import ActiveNumber, Location, NumberPool, PurchaseRecord, Token
+
+
+class CommitTicket:
+    """What a request awaits before it answers: the commit of the changes its answer depends on, where its
+    store commits several requests' transactions together (None: nothing to wait for)."""
+
+    __slots__ = ("commit",)
+
+    def __init__(self) -> None:
+        self.commit: Awaitable[None] | None = None
+
+
+NOTHING_TO_AWAIT = CommitTicket()  # the ticket of a store that commits each transaction at once (never set)
+
+# True while a request whose store was caught up at its start is served (set by the app around each request): a
+# store shared with other processes reads from what it holds without asking again whether they changed it, so
+# that a request's reads agree with each other and cost no check each.
+CAUGHT_UP: ContextVar[bool] = ContextVar("lcphone_store_caught_up", default=False)
 
 
 class Store(Protocol):
@@ -38,6 +57,11 @@ class Store(Protocol):
         transaction where the store can tell them apart."""
         ...
 
+    def grouped(self) -> AbstractContextManager[CommitTicket]:
+        """Held while a request on an event loop is served: its transactions may commit later, with others
+        (group commit); the ticket says what to await before answering."""
+        ...
+
     def clear(self) -> None: ...
     def get_location(self, location_id: str) -> Location | None: ...
     def put_location(self, location: Location) -> None: ...
@@ -46,7 +70,15 @@ class Store(Protocol):
     def put_token(self, token: Token) -> None: ...
     def tokens(self) -> list[Token]: ...
     def owner_of(self, phone_number: str) -> str | None: ...
-    def active_numbers(self, location_id: str) -> list[ActiveNumber]: ...
+    def active_numbers(self, location_id: str) -> Sequence[ActiveNumber]:
+        """The location's numbers, in the order they were added; read-only (a store may hand out what it holds,
+        rather than copy a list that grows with every purchase)."""
+        ...
+
+    def active_number(self, phone_number: str) -> ActiveNumber | None:
+        """A number some location holds."""
+        ...
+
     def has_active_numbers(self, location_id: str) -> bool: ...
     def count_active_numbers(self, location_id: str) -> int: ...
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None: ...
@@ -91,11 +123,15 @@ class MemoryStore:
     def reading(self) -> AbstractContextManager[None]:
         return self.transaction()
 
+    def grouped(self) -> AbstractContextManager[CommitTicket]:
+        return nullcontext(NOTHING_TO_AWAIT)  # memory's changes are whole when made
+
     def clear(self) -> None:
         with self._lock:
             self._locations: dict[str, Location] = {}
             self._tokens: dict[str, Token] = {}
             self._owners: dict[str, str] = {}
+            self._held: dict[str, ActiveNumber] = {}
             self._numbers: dict[str, list[ActiveNumber]] = {}
             self._pools: dict[str, list[NumberPool]] = {}
             self._purchases: dict[tuple[str, str], PurchaseRecord] = {}
@@ -123,8 +159,12 @@ class MemoryStore:
     def owner_of(self, phone_number: str) -> str | None:
         return self._owners.get(phone_number)
 
-    def active_numbers(self, location_id: str) -> list[ActiveNumber]:
-        return list(self._numbers.get(location_id, ()))
+    def active_numbers(self, location_id: str) -> Sequence[ActiveNumber]:
+        # The list itself, not a copy: numbers are only ever appended, and a page is read, not the whole list.
+        return self._numbers.get(location_id, ())
+
+    def active_number(self, phone_number: str) -> ActiveNumber | None:
+        return self._held.get(phone_number)
 
     def has_active_numbers(self, location_id: str) -> bool:
         return bool(self._numbers.get(location_id))
@@ -134,6 +174,7 @@ class MemoryStore:
 
     def add_active_number(self, location_id: str, number: ActiveNumber) -> None:
         self._owners[number.phone_number] = location_id
+        self._held[number.phone_number] = number
         self._numbers.setdefault(location_id, []).append(number)
 
     def pools(self, location_id: str) -> list[NumberPool]:

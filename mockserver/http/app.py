@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from .. import errors
 from ..contract.requests import route_violation
+from ..domain.store import CAUGHT_UP
 from ..errors import ApiError, StoreUnavailable, quoted
 from .admin import ADMIN_PREFIX, admin_routes
 from .cors import with_cors
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 
 
 class StoreSync:
-    """Before each request, picks up what other processes sharing the store changed (one cheap check)."""
+    """Before each request, picks up what other processes sharing the store changed (one cheap check); the
+    request's reads then need no check of their own (`CAUGHT_UP`)."""
 
     def __init__(self, app, sandbox: ControlPlane) -> None:
         self.app = app
@@ -40,6 +42,13 @@ class StoreSync:
                 self.sandbox.sync()
             except StoreUnavailable:
                 pass  # served with the settings last read; what needs the store answers 503 itself
+            else:
+                caught_up = CAUGHT_UP.set(True)
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    CAUGHT_UP.reset(caught_up)
+                return
         await self.app(scope, receive, send)
 
 

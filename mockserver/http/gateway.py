@@ -148,8 +148,7 @@ class Gateway:
         sandbox = self.sandbox
         try:
             await sandbox.drift.before(exchange)
-            exchange.location = location = self._admit(exchange)
-            exchange.result = result = self.handler(exchange.system, location, exchange.request)
+            exchange.result = result = await self._decide(exchange)
             exchange.status = self.success[version]
             exchange.payload = self.renderers[version](exchange.view, result)
         except ApiError as error:
@@ -163,6 +162,22 @@ class Gateway:
             sandbox.crashes.append(crash)
             exchange.status, exchange.payload = 500, internal_error().to_body()
         sandbox.drift.after(exchange)
+
+    async def _decide(self, exchange: Exchange) -> Any:
+        """The checks and the handler; then, where the store commits several requests together, the commit of
+        every change the outcome depends on (a refusal too), before anything is answered (D52)."""
+        refusal: ApiError | None = None
+        with exchange.system.store.grouped() as ticket:
+            try:
+                exchange.location = location = self._admit(exchange)
+                result = self.handler(exchange.system, location, exchange.request)
+            except ApiError as error:
+                refusal = error
+        if ticket.commit is not None:
+            await ticket.commit  # a failed commit raises StoreUnavailable: 503, nothing acknowledged
+        if refusal is not None:
+            raise refusal
+        return result
 
     def _admit(self, exchange: Exchange) -> Location:
         """Every check before the handler, in the vendor's order; the location the request acts on."""

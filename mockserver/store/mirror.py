@@ -12,7 +12,7 @@ numbers, a change too large to send, a lost channel, a rollback after a change) 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from ..domain.models import ActiveNumber, Location, NumberPool, PurchaseReceipt, PurchaseRecord, Token
-from ..domain.store import MemoryStore
+from ..domain.store import NOTHING_TO_AWAIT, CommitTicket, MemoryStore
+from .groups import CommitGroup, running_loop
 from .sql import HELD, SqlStore, _json
 
 Operation = list[Any]
@@ -129,6 +130,8 @@ class MirroredStore(SqlStore):
         self._reserved: dict[str, tuple[int, int]] = {}  # sequence -> (last handed out, last reserved)
         self._reserve_lock = threading.Lock()
         self._local = threading.local()  # the transaction under way: its SQL (`pending`) and operations (`ops`)
+        self._group: CommitGroup | None = None  # this turn's group: open, the transactions of requests join it
+        self._tail: CommitGroup | None = None  # the newest group not yet committed (open, or being committed)
 
     counts_held = True  # keeps the SQL store's `held:` counters (the mirror counts a location's numbers itself)
 
@@ -158,6 +161,41 @@ class MirroredStore(SqlStore):
                 yield
             finally:
                 self._local.reading = False
+
+    @contextmanager
+    def grouped(self) -> Iterator[CommitTicket]:
+        """A request served on an event loop: its transactions join the turn's group (`groups.py`), and its ticket
+        names the group it must await, if its answer depends on changes not yet committed."""
+        if running_loop() is None:
+            yield NOTHING_TO_AWAIT
+            return
+        local = self._local
+        ticket = CommitTicket()
+        local.ticket = ticket
+        try:
+            yield ticket
+        finally:
+            local.ticket = None
+            tail = self._tail
+            if tail is not None and not tail.settled and tail.thread == threading.get_ident():
+                ticket.commit = tail.waiter()
+
+    def _ticket(self) -> CommitTicket | None:
+        """The ticket of the request whose transaction this is (None: it commits at once)."""
+        return getattr(self._local, "ticket", None)
+
+    def _open_group(self) -> CommitGroup:
+        """The turn's group, opened by its first transaction: committed once the turn's requests have run."""
+        group = self._group
+        if group is None:
+            loop = running_loop()
+            assert loop is not None  # a ticket is only given on an event loop
+            group = self._group = self._tail = CommitGroup(loop)
+            loop.call_soon(self._commit_group_soon, group)
+        return group
+
+    def _commit_group_soon(self, group: CommitGroup) -> None:
+        raise NotImplementedError
 
     def _confirm_miss(self) -> bool:
         """A token or location the mirror does not hold may have been made elsewhere an instant ago (a token
@@ -259,8 +297,11 @@ class MirroredStore(SqlStore):
     def owner_of(self, phone_number: str) -> str | None:
         return self._serving().owner_of(phone_number)
 
-    def active_numbers(self, location_id: str) -> list[ActiveNumber]:
+    def active_numbers(self, location_id: str) -> Sequence[ActiveNumber]:
         return self._serving().active_numbers(location_id)
+
+    def active_number(self, phone_number: str) -> ActiveNumber | None:
+        return self._serving().active_number(phone_number)
 
     def has_active_numbers(self, location_id: str) -> bool:
         return self._serving().has_active_numbers(location_id)

@@ -41,7 +41,9 @@ import psycopg.sql
 from psycopg import conninfo as libpq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..domain.store import CAUGHT_UP
 from ..errors import StateFileError, StoreUnavailable
+from .groups import CommitGroup
 from .mirror import Mirror, MirroredStore
 from .notifications import Listener
 from .sql import Dialect
@@ -256,21 +258,18 @@ class PostgresStore(MirroredStore):
         self._lease_since = 0.0  # when it took it (monotonic)
         self._lease_used = 0.0  # when a transaction last ended on it
         self._lease_taken = threading.Event()
+        # Group commit: the lock of the open group, of those closed (queued) and of those being sent (in flight),
+        # which the committer thread sends on the lease; it never takes the writer lock (a transaction may wait).
+        self._pipeline = threading.Condition(threading.Lock())
+        self._queued: list[CommitGroup] = []
+        self._in_flight: list[CommitGroup] = []
+        self._committer: threading.Thread | None = None
         self._channel = ""
         self._listener: Listener | None = None
         self.schema = "public"
         self._connect_options = connect_options(url, timeout, name)
         self._check_reachable()
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            timeout=timeout,
-            kwargs={"autocommit": True, **self._connect_options},
-            reconnect_timeout=24 * 3600,  # keep trying: the database comes back
-            name="lcphone",
-            open=False,
-        )
+        self._pool = self._new_pool(pool_size)
         try:
             self._pool.open(wait=True, timeout=timeout)
             self._migrate()
@@ -287,6 +286,18 @@ class PostgresStore(MirroredStore):
             raise
 
     # -- connections ----------------------------------------------------------------------
+
+    def _new_pool(self, size: int) -> ConnectionPool:
+        return ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=size,
+            timeout=self.timeout,
+            kwargs={"autocommit": True, **self._connect_options},
+            reconnect_timeout=24 * 3600,  # keep trying: the database comes back
+            name="lcphone",
+            open=False,
+        )
 
     def _check_reachable(self) -> None:
         """At start-up: the exact reason the database cannot be used, in one line."""
@@ -451,7 +462,8 @@ class PostgresStore(MirroredStore):
                 if time.monotonic() - self._lease_used < LEASE_IDLE or not self._writer_lock.acquire(blocking=False):
                     continue
                 try:
-                    if self._lease is not None and time.monotonic() - self._lease_used >= LEASE_IDLE:
+                    idle = time.monotonic() - self._lease_used >= LEASE_IDLE and not self._pipeline_busy()
+                    if self._lease is not None and idle:
                         self._drop_lease()
                 finally:
                     self._writer_lock.release()
@@ -466,32 +478,176 @@ class PostgresStore(MirroredStore):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         local = self._local
+        grouping = self._ticket() is not None  # a request on the event loop: its changes join the turn's group
         with self._writer_lock:  # one transaction of this replica at a time: they share the lease
             local.begun = False
+            piped = False
             try:
-                connection, position = self._leased()
+                if grouping and self._pipeline_busy() and not self._stale and not self._lease_due():
+                    # Groups of this replica are not committed yet: it holds the lease, and its mirror, which
+                    # holds their changes, is where the next transaction starts.
+                    piped = True
+                    connection, position = self._lease, self._mirror.position
+                    self._mirror_lock.acquire()
+                else:
+                    self._drain()  # what this replica sent first: the transaction starts from the database
+                    connection, position = self._leased()
+                    self._caught_up(position)  # returns holding the mirror lock
                 local.connection, local.pending, local.ops = connection, [], []
-                local.position, local.added, local.begun = position, 0, False
-                self._caught_up(position)  # returns holding the mirror lock
+                local.position, local.added = position, 0
                 try:
                     yield
-                    self._commit(position)
+                    if grouping:
+                        self._join_group(position)
+                    else:
+                        self._commit(position)
                 except BaseException:
                     if local.ops:
                         self._stale = True  # the mirror holds changes that were not committed
+                        if piped:
+                            # Changes not committed yet were decided with it: none of them can be kept.
+                            self._fail_pipeline(StoreUnavailable(f"{self.description}: a transaction failed"))
                     raise
                 finally:
                     self._mirror_lock.release()
             except BaseException:
-                lease = self._lease
-                if lease is not None and getattr(local, "begun", False) and not lease.broken:
-                    with contextlib.suppress(psycopg.Error), self._watchdog.guard(lease, self.timeout):
-                        lease.execute("ROLLBACK")
-                self._drop_lease()  # after a failure, the next transaction starts from the database
+                if not piped:
+                    lease = self._lease
+                    if lease is not None and getattr(local, "begun", False) and not lease.broken:
+                        with contextlib.suppress(psycopg.Error), self._watchdog.guard(lease, self.timeout):
+                            lease.execute("ROLLBACK")
+                    self._drain()
+                    self._drop_lease()  # after a failure, the next transaction starts from the database
                 raise
             finally:
                 local.connection = local.pending = local.ops = None
                 self._lease_used = time.monotonic()
+
+    def _lease_due(self) -> bool:
+        """Whether the lease has been held long enough to be handed on (after what this replica sent first)."""
+        return time.monotonic() - self._lease_since >= LEASE_HOLD
+
+    # -- group commit ------------------------------------------------------------------------
+
+    def _pipeline_busy(self) -> bool:
+        """Whether groups of this replica are open, waiting or being sent (it keeps the lease until they are
+        committed)."""
+        return self._group is not None or bool(self._queued) or bool(self._in_flight)
+
+    def _join_group(self, position: int) -> None:
+        """The transaction's changes, as SQL and one notification, into the turn's group: sent with the others."""
+        local = self._local
+        if not local.ops:
+            return  # it changed nothing: its request waits for what it read, if that is not committed yet
+        number = position + 1
+        statements = [sql % tuple(map(literal, args)) for sql, args in local.pending]
+        statements.append(self._notify(number))
+        with self._pipeline:
+            group = self._open_group()
+            group.statements.extend(statements)
+            group.last_position = number
+            group.transactions += 1
+        local.ops = []  # the group holds them: if it fails, the mirror is loaded afresh
+        self._mirror.position = number
+
+    def _notify(self, number: int) -> str:
+        message = self._payload(number)
+        if len(message) > NOTIFY_LIMIT:
+            message = orjson.dumps({"n": number})  # too large to send: the others load afresh
+        return f"SELECT pg_notify({literal(self._channel)}, {literal(message.decode())})"
+
+    def _commit_group_soon(self, group: CommitGroup) -> None:
+        """At the end of the turn: the group closed, and handed to the committer."""
+        with self._pipeline:
+            if self._group is not group:
+                return
+            self._group = None
+            self._queued.append(group)
+            self._wake_committer()
+
+    def _wake_committer(self) -> None:
+        """Under the pipeline's lock: the committer told that groups wait (started on first use)."""
+        self._pipeline.notify_all()
+        if self._committer is None:
+            self._committer = threading.Thread(target=self._send_groups, name="lcphone-postgres-commit", daemon=True)
+            self._committer.start()
+
+    def _send_groups(self) -> None:
+        """In a thread of its own: each time, every group waiting, in one transaction on the lease (one round trip);
+        the groups that close meanwhile wait for the next."""
+        while True:
+            with self._pipeline:
+                while not self._queued and not self._closed:
+                    self._pipeline.wait(1.0)
+                if not self._queued:
+                    return
+                batch, self._queued = self._queued, []
+                self._in_flight = batch
+            error = self._send(batch)
+            if error is not None:
+                self._drop_lease()  # before anyone waiting for the batch can take the lease again
+            with self._pipeline:
+                self._in_flight = []
+                if error is None:
+                    for group in batch:
+                        group.settle()
+                    if self._tail in batch:
+                        self._tail = None
+                else:
+                    for group in batch:
+                        group.settle(error)
+                    self._fail_pipeline_locked(error)
+                self._lease_used = time.monotonic()
+                self._pipeline.notify_all()
+
+    def _send(self, batch: list[CommitGroup]) -> StoreUnavailable | None:
+        """One message: BEGIN, every change, the last one's number, COMMIT. None when committed."""
+        lease = self._lease
+        if lease is None or lease.broken:
+            return StoreUnavailable(f"{self.description} is unavailable: the lease was lost", RETRY_AFTER)
+        statements = ["BEGIN"]
+        for group in batch:
+            statements.extend(group.statements)
+        last = batch[-1].last_position
+        statements.append(f"UPDATE lcphone_meta SET value = '{last}' WHERE key = '{POSITION}'")
+        statements.append("COMMIT")
+        try:
+            with self._watchdog.guard(lease, self.timeout):
+                lease.execute("; ".join(statements).encode(), prepare=False)
+        except psycopg.OperationalError as error:
+            return self._unavailable(error)
+        except Exception as error:  # a statement refused: rolled back, and nothing of it kept
+            with contextlib.suppress(psycopg.Error), self._watchdog.guard(lease, self.timeout):
+                lease.execute("ROLLBACK")
+            return StoreUnavailable(f"{self.description}: {' '.join(str(error).split())}", RETRY_AFTER)
+        return None
+
+    def _fail_pipeline(self, error: StoreUnavailable) -> None:
+        with self._pipeline:
+            self._fail_pipeline_locked(error)
+            self._pipeline.notify_all()
+
+    def _fail_pipeline_locked(self, error: StoreUnavailable) -> None:
+        """Every group not committed fails (they were decided on top of what failed): answered 503, nothing
+        acknowledged; the mirror, which holds their changes, is loaded afresh."""
+        for group in self._queued:
+            group.settle(error)
+        self._queued = []
+        if self._group is not None:
+            self._group.settle(error)
+            self._group = None
+        self._tail = None
+        self._stale = True
+
+    def _drain(self) -> None:
+        """Until every group of this replica is committed (or failed): the open one is sent at once."""
+        with self._pipeline:
+            if self._group is not None:
+                self._queued.append(self._group)
+                self._group = None
+                self._wake_committer()
+            while self._queued or self._in_flight:
+                self._pipeline.wait(self.timeout)
 
     def _number_order(self) -> int:
         """From the change's own number: ordered as committed, unique, and no counter row updated by every
@@ -534,16 +690,13 @@ class PostgresStore(MirroredStore):
         local = self._local
         if not local.ops:
             return  # nothing was begun: the lease is the only lock it held
-        message = self._payload(position + 1)
-        if len(message) > NOTIFY_LIMIT:
-            message = orjson.dumps({"n": position + 1})  # too large to send: the others load afresh
 
         def send(connection: psycopg.Connection) -> None:
             # One message: BEGIN, every change, the new position, the notification, COMMIT (values bound
             # client-side).
             statements = ["BEGIN", *(sql % tuple(map(literal, args)) for sql, args in local.pending)]
             statements.append(f"UPDATE lcphone_meta SET value = '{position + 1}' WHERE key = '{POSITION}'")
-            statements.append(f"SELECT pg_notify({literal(self._channel)}, {literal(message.decode())})")
+            statements.append(self._notify(position + 1))
             statements.append("COMMIT")
             local.begun = True
             connection.execute("; ".join(statements).encode(), prepare=False)
@@ -601,6 +754,8 @@ class PostgresStore(MirroredStore):
         local = self._local
         if getattr(local, "connection", None) is not None or getattr(local, "reading", False):
             return self._mirror  # in a transaction (caught up at its start, changed only by it), or reading
+        if CAUGHT_UP.get() and not self._stale:
+            return self._mirror  # a request caught up at its start
         listener = self._listener
         if self._down or listener is None or not listener.fresh():
             why = self._last_error if self._down else (listener.error if listener else "not started")
@@ -695,7 +850,10 @@ class PostgresStore(MirroredStore):
         }
 
     def close(self) -> None:
+        self._drain()
         self._closed = True
+        with self._pipeline:
+            self._pipeline.notify_all()
         if self._listener is not None:
             self._listener.close()
         with self._writer_lock:

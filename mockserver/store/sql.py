@@ -8,7 +8,7 @@ is written here, once: a new state method is one method of this class.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -48,6 +48,7 @@ class Dialect:
             "tokens": f"SELECT value, location_id, scopes FROM {t}tokens ORDER BY {order}",
             "owner_of": f"SELECT location_id FROM {t}numbers WHERE phone_number = {p}",
             "active_numbers": f"SELECT record FROM {t}numbers WHERE location_id = {p} ORDER BY seq",
+            "active_number": f"SELECT record FROM {t}numbers WHERE phone_number = {p}",
             "has_active_numbers": f"SELECT 1 FROM {t}numbers WHERE location_id = {p} LIMIT 1",
             "count": f"SELECT value FROM {t}sequences WHERE kind = {p}",
             "add_active_number": f"INSERT INTO {t}numbers (phone_number, location_id, seq, record) "
@@ -176,9 +177,13 @@ class SqlStore:
         rows = self._rows(self._sql["owner_of"], phone_number)
         return rows[0][0] if rows else None
 
-    def active_numbers(self, location_id: str) -> list[ActiveNumber]:
+    def active_numbers(self, location_id: str) -> Sequence[ActiveNumber]:
         rows = self._rows(self._sql["active_numbers"], location_id)
         return self._numbers.numbers(row[0] for row in rows)
+
+    def active_number(self, phone_number: str) -> ActiveNumber | None:
+        rows = self._rows(self._sql["active_number"], phone_number)
+        return self._numbers.numbers([rows[0][0]])[0] if rows else None
 
     def has_active_numbers(self, location_id: str) -> bool:
         return bool(self._rows(self._sql["has_active_numbers"], location_id))

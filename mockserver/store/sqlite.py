@@ -30,7 +30,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import StateFileError
+from ..domain.store import CAUGHT_UP
+from ..errors import StateFileError, StoreUnavailable
+from .groups import CommitGroup
 from .mirror import Mirror, MirroredStore
 from .sql import HELD, Dialect
 
@@ -165,6 +167,7 @@ class SqliteStore(MirroredStore):
     def close(self) -> None:
         self._closed.set()
         with self._lock:
+            self._commit_group()
             with contextlib.suppress(sqlite3.Error):  # else what the log holds is loaded from it next time
                 self._written_behind(self._db)
             self._db.close()
@@ -172,6 +175,7 @@ class SqliteStore(MirroredStore):
     def flush(self) -> None:
         """The tables brought up to every change committed (what an idle second, and closing, do)."""
         with self._lock:
+            self._commit_group()
             self._written_behind(self._db)
 
     def _written_behind(self, db: sqlite3.Connection) -> None:
@@ -212,20 +216,32 @@ class SqliteStore(MirroredStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        ticket = self._ticket()
         with self._lock:
-            local = self._local
-            self._db.execute("BEGIN IMMEDIATE")
+            local, db = self._local, self._db
+            group = self._group
+            joins = group is not None and ticket is not None and group.thread == threading.get_ident()
+            if group is not None and not joins:
+                self._commit_group()  # anything else commits what the turn's requests changed first
+            if not joins:
+                db.execute("BEGIN IMMEDIATE")
             self._owner, self._depth, local.pending, local.ops = threading.get_ident(), 1, [], []
             local.added = 0
             try:
-                self._catch_up()
+                if not joins or self._stale:
+                    self._catch_up()  # within a group, no other worker can have committed: the file is held
                 yield
-                self._commit()
+                if ticket is None:
+                    self._commit()
+                elif self._recorded(joins) or joins:
+                    self._open_group().transactions += 1
+                else:
+                    db.execute("COMMIT")  # it changed nothing, and no group holds the file: let it go at once
             except BaseException:
                 if local.ops:
                     self._stale = True  # the mirror holds changes that were not committed
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                if not joins and db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
             finally:
                 self._depth, local.pending, local.ops, self._owner = 0, None, None, None
@@ -236,28 +252,85 @@ class SqliteStore(MirroredStore):
         return (self._mirror.position + 1) * 1_000_000 + self._local.added
 
     def _commit(self) -> None:
-        local, db = self._local, self._db
-        if local.ops:
-            position = self._mirror.position + 1
-            if any(operation[0] in AT_ONCE for operation in local.ops):
-                self._write_behind(db)  # what came before it first
-                for sql, args in local.pending:
-                    db.execute(sql, args)
-                db.execute("INSERT INTO changes (seq, ops) VALUES (?, ?)", (position, self._payload(position)))
-                db.execute("UPDATE tables_at SET position = ?", (position,))
-                self._tables_at = position
-            else:
-                db.execute(
-                    "INSERT INTO changes (seq, ops, statements) VALUES (?, ?, ?)",
-                    (position, self._payload(position), orjson.dumps(local.pending)),
-                )
-                if position - self._tables_at >= WRITE_BEHIND:
-                    self._write_behind(db)
-            self._last_commit = time.monotonic()
-        db.execute("COMMIT")
-        if local.ops:
+        local = self._local
+        position = self._record()
+        self._db.execute("COMMIT")
+        if position:
             local.ops = []  # committed: the mirror holds them rightly
             self._mirror.position = position
+
+    def _record(self) -> int:
+        """The transaction's changes as one row of `changes` (the tables written when their turn comes), not yet
+        committed: its position, or 0 when it changed nothing."""
+        local, db = self._local, self._db
+        if not local.ops:
+            return 0
+        position = self._mirror.position + 1
+        if any(operation[0] in AT_ONCE for operation in local.ops):
+            self._write_behind(db)  # what came before it first
+            for sql, args in local.pending:
+                db.execute(sql, args)
+            db.execute("INSERT INTO changes (seq, ops) VALUES (?, ?)", (position, self._payload(position)))
+            db.execute("UPDATE tables_at SET position = ?", (position,))
+            self._tables_at = position
+        else:
+            db.execute(
+                "INSERT INTO changes (seq, ops, statements) VALUES (?, ?, ?)",
+                (position, self._payload(position), orjson.dumps(local.pending)),
+            )
+            if position - self._tables_at >= WRITE_BEHIND:
+                self._write_behind(db)
+        self._last_commit = time.monotonic()
+        return position
+
+    def _recorded(self, joins: bool) -> bool:
+        """A grouped transaction's changes recorded in the group's transaction (committed with it): whether it
+        changed anything. A failure to record fails the whole group, whose transaction cannot go on."""
+        local = self._local
+        try:
+            position = self._record()
+        except sqlite3.Error as error:
+            if joins:
+                self._fail_group(error)
+            raise StoreUnavailable(f"{self.description}: {error}") from None
+        if position:
+            local.ops = []  # the group holds them: if its commit fails, the mirror is loaded afresh
+            self._mirror.position = position
+        return bool(position)
+
+    def _commit_group_soon(self, group: CommitGroup) -> None:
+        with self._lock:
+            if self._group is group:
+                self._commit_group()
+
+    def _commit_group(self) -> None:
+        """Under the lock: the open group's one COMMIT, after which its requests answer."""
+        group, self._group = self._group, None
+        if group is None:
+            return
+        if self._tail is group:
+            self._tail = None
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._fail_group(error, group)
+            return
+        group.settle()
+
+    def _fail_group(self, error: BaseException, group: CommitGroup | None = None) -> None:
+        """The group's transaction rolled back: every request waiting on it is answered 503 (nothing was
+        acknowledged), and the mirror, which holds its changes, is loaded afresh."""
+        group = group or self._group
+        if self._group is group:
+            self._group = None
+        if self._tail is group:
+            self._tail = None
+        with contextlib.suppress(sqlite3.Error):
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        self._stale = True
+        if group is not None:
+            group.settle(StoreUnavailable(f"{self.description}: the commit failed ({error})"))
 
     def _catch_up(self) -> None:
         """Under the lock: the changes other workers committed since, applied; or the mirror loaded afresh."""
@@ -292,8 +365,14 @@ class SqliteStore(MirroredStore):
 
     def _serving(self) -> Mirror:
         """The mirror, caught up with what other workers committed (one `PRAGMA data_version` to know)."""
-        if self._depth or getattr(self._local, "reading", False):
+        local = self._local
+        if self._depth or getattr(local, "reading", False):
             return self._mirror
+        if CAUGHT_UP.get() and not self._stale:
+            return self._mirror  # a request caught up at its start
+        group = self._group
+        if group is not None and group.thread == threading.get_ident() and not self._stale:
+            return self._mirror  # the turn's group holds the file's write lock: no other worker has committed
         with self._lock:
             if self._depth:  # in a transaction of this thread (the lock is re-entrant)
                 return self._mirror
@@ -308,7 +387,19 @@ class SqliteStore(MirroredStore):
 
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         with self._lock:
+            self._outside_group()
             return self._db.execute(sql, args).fetchall()
+
+    def _outside_group(self) -> None:
+        """Under the lock, before a statement that no transaction of this thread's turn covers: the open group
+        committed first (a statement of a request of the turn goes in with it, and the request awaits it)."""
+        group = self._group
+        if group is None or group.thread != threading.get_ident():
+            if group is not None:
+                self._commit_group()
+            return
+        if self._owner != threading.get_ident() and self._ticket() is None:
+            self._commit_group()
 
     def health(self) -> dict[str, object]:
         try:

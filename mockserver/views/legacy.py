@@ -32,7 +32,7 @@ class LegacyView(SameAtEveryVersion):
         # No total at this version: the vendor's schema does not list it (D30).
         location = page.location
         return {
-            "numbers": [rendered(self, number) for number in page.numbers],
+            "numbers": rendered(self, page.numbers),
             "isUnderGhl": location.is_under_lc,
             "pageSize": page.page_size,
             "page": page.page,

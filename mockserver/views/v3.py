@@ -32,7 +32,7 @@ class V3View(SameAtEveryVersion):
     def active_numbers(self, page: ActiveNumberPage) -> Any:
         location = page.location
         data: dict[str, Any] = {
-            "numbers": [rendered(self, number) for number in page.numbers],
+            "numbers": rendered(self, page.numbers),
             "isUnderLc": location.is_under_lc,
             "pageSize": page.page_size,
             "page": page.page,
