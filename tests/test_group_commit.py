@@ -89,7 +89,8 @@ def committed(state: str, phone_number: str) -> bool:
             return bool(connection.execute("SELECT 1 FROM lcphone_numbers WHERE phone_number = %s", (phone_number,))
                         .fetchall())  # fmt: skip
     with sqlite3.connect(state) as connection:
-        logged = connection.execute("SELECT count(*) FROM changes WHERE CAST(ops AS TEXT) LIKE ?", (f'%"{phone_number}"%',))
+        quoted = f'%"{phone_number}"%'
+        logged = connection.execute("SELECT count(*) FROM changes WHERE CAST(ops AS TEXT) LIKE ?", (quoted,))
         in_tables = connection.execute("SELECT count(*) FROM numbers WHERE phone_number = ?", (phone_number,))
         return bool(logged.fetchone()[0] or in_tables.fetchone()[0])
 

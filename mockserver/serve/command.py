@@ -30,6 +30,7 @@ from ..control.plane import DEFAULT_SEED, REPLICA, StateError
 from ..domain.scenario import ScenarioError
 from ..errors import StateFileError, StoreUnavailable
 from ..sandbox import Sandbox
+from ..store import is_postgres_url
 from . import protection
 from .protection import (
     DEFAULT_BODY_TIMEOUT,
@@ -393,9 +394,12 @@ class Banner:
         )
 
 
-def _loop_factory():
-    """uvloop where installed (uvicorn[standard] brings it), the faster loop, whatever the store: no request waits
-    on a database on the event loop (a purchase on PostgreSQL awaits its group's commit, D52)."""
+def _loop_factory(waits_on_network: bool = False):
+    """uvloop where installed (uvicorn[standard] brings it), the faster loop; asyncio's own where requests wait
+    on a database across the network (PostgreSQL), since uvloop takes in one new connection per turn of its loop:
+    the last of 32 connections opened at once waited 265 ms for its first answer (D50)."""
+    if waits_on_network:
+        return None
     try:
         import uvloop
     except ImportError:
@@ -541,11 +545,15 @@ def _uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         lifespan="off",
         server_header=False,
         timeout_keep_alive=args.keep_alive_timeout,
-        loop="auto",  # the workers' loop: uvloop where installed, as `_loop_factory` chooses
+        loop="asyncio" if _waits_on_network(args) else "auto",  # the workers' loop, as `_loop_factory` chooses
     )
     if GuardedProtocol is not None:
         options["http"] = GuardedProtocol
     return options
+
+
+def _waits_on_network(args: argparse.Namespace) -> bool:
+    return bool(args.state) and is_postgres_url(args.state)
 
 
 def _serve_workers(launch: Launch) -> int:
@@ -583,7 +591,7 @@ def _serve_one(launch: Launch) -> int:
 
     try:
         # The event loop uvicorn would choose (uvloop when installed): `asyncio.run` would not.
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=_loop_factory(_waits_on_network(launch.args))) as runner:
             runner.run(main())
     except KeyboardInterrupt:
         pass  # uvicorn shut down gracefully, then re-raised the signal for us to end quietly

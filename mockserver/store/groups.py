@@ -18,15 +18,15 @@ from ..errors import StoreUnavailable
 
 class CommitGroup:
     """The transactions committed together, and the requests waiting on their commit (each with a future of
-    its own, so that one cancelled request cancels no one else's wait)."""
+    its own, on its own event loop, so that one cancelled request cancels no one else's wait)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.thread = threading.get_ident()  # the event loop's
+        self.loop = loop  # the event loop whose turn it is
+        self.thread = threading.get_ident()  # that loop's
         self.transactions = 0
         self.statements: list[str] = []  # what a store sends at the commit, where it sends SQL (PostgreSQL)
         self.last_position = 0  # the number of its last change
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._outcome: tuple[StoreUnavailable | None] | None = None  # set once settled
         self._lock = threading.Lock()
 
@@ -35,12 +35,13 @@ class CommitGroup:
         return self._outcome is not None
 
     def waiter(self) -> asyncio.Future[None]:
-        """A future for one request, on the group's loop (called there): done when the group is settled."""
-        future = self.loop.create_future()
+        """A future on the running event loop, done when the group is settled (at once if it is)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         future.add_done_callback(_retrieved)  # a request that crashed before awaiting it logs no "never retrieved"
         with self._lock:
             if self._outcome is None:
-                self._waiters.append(future)
+                self._waiters.append((loop, future))
                 return future
             error = self._outcome[0]
         _resolve(future, error)
@@ -53,16 +54,15 @@ class CommitGroup:
                 return
             self._outcome = (error,)
             waiters, self._waiters = self._waiters, []
-        if not waiters:
-            return
-        if threading.get_ident() == self.thread:
-            for future in waiters:
+        running = running_loop()
+        for loop, future in waiters:
+            if loop is running:
                 _resolve(future, error)
-        else:
-            try:
-                self.loop.call_soon_threadsafe(_resolve_all, waiters, error)
-            except RuntimeError:
-                pass  # the loop is closed: no one is waiting any more
+            else:
+                try:
+                    loop.call_soon_threadsafe(_resolve, future, error)
+                except RuntimeError:
+                    pass  # that loop is closed: no one waits there any more
 
 
 def _resolve(future: asyncio.Future[None], error: StoreUnavailable | None) -> None:
@@ -78,11 +78,6 @@ def _resolve(future: asyncio.Future[None], error: StoreUnavailable | None) -> No
 def _retrieved(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-def _resolve_all(waiters: list[asyncio.Future[None]], error: StoreUnavailable | None) -> None:
-    for future in waiters:
-        _resolve(future, error)
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:

@@ -131,7 +131,7 @@ class MirroredStore(SqlStore):
         self._reserve_lock = threading.Lock()
         self._local = threading.local()  # the transaction under way: its SQL (`pending`) and operations (`ops`)
         self._group: CommitGroup | None = None  # this turn's group: open, the transactions of requests join it
-        self._tail: CommitGroup | None = None  # the newest group not yet committed (open, or being committed)
+        self._tail: CommitGroup | None = None  # the newest group not committed yet (open, being committed, failed)
 
     counts_held = True  # keeps the SQL store's `held:` counters (the mirror counts a location's numbers itself)
 
@@ -172,12 +172,15 @@ class MirroredStore(SqlStore):
         local = self._local
         ticket = CommitTicket()
         local.ticket = ticket
+        seen = self._tail  # a group it may read from, though it ends (or fails) before the request does
         try:
             yield ticket
         finally:
             local.ticket = None
-            tail = self._tail
-            if tail is not None and not tail.settled and tail.thread == threading.get_ident():
+            # The newest group is committed after every other (or fails with them): awaiting it is enough. A
+            # failed one is kept as the tail until the mirror that holds its changes is loaded afresh.
+            tail = self._tail or seen
+            if tail is not None:
                 ticket.commit = tail.waiter()
 
     def _ticket(self) -> CommitTicket | None:
@@ -233,6 +236,8 @@ class MirroredStore(SqlStore):
             mirror.set_sequence(kind, int(value))
         self._mirror, self._stale, self._settings_dirty = mirror, False, True
         self._reserved.clear()
+        if self._tail is not None and self._tail.settled:
+            self._tail = None  # a failed group: what it changed is no longer in the mirror
 
     def _apply(self, number: int, operations: list[Operation]) -> None:
         """Changes another process committed, numbered `number` (the caller holds the mirror's lock)."""

@@ -258,6 +258,7 @@ class PostgresStore(MirroredStore):
         self._lease_since = 0.0  # when it took it (monotonic)
         self._lease_used = 0.0  # when a transaction last ended on it
         self._lease_taken = threading.Event()
+        self._lease_lost = False  # a commit failed on it: given back by the next transaction, after the others
         # Group commit: the lock of the open group, of those closed (queued) and of those being sent (in flight),
         # which the committer thread sends on the lease; it never takes the writer lock (a transaction may wait).
         self._pipeline = threading.Condition(threading.Lock())
@@ -420,6 +421,8 @@ class PostgresStore(MirroredStore):
         transaction needs no round trip to begin."""
         if self._down:
             raise StoreUnavailable(f"{self.description} is unavailable: {self._last_error}", RETRY_AFTER)
+        if self._lease_lost:  # a commit failed on it: its session starts over, from the database's position
+            self._drop_lease()
         lease = self._lease
         if lease is not None and not lease.broken and time.monotonic() - self._lease_since < LEASE_HOLD:
             return lease, self._mirror.position
@@ -439,16 +442,20 @@ class PostgresStore(MirroredStore):
         return connection, position
 
     def _drop_lease(self) -> None:
-        """The write lock given back (or its session ended, if it is broken), its connection back in the pool."""
-        lease, self._lease = self._lease, None
+        """The write lock given back, its connection back in the pool; where it cannot be given back, the session
+        is ended, which gives it back (a pooled session must never keep it)."""
+        lease, self._lease, self._lease_lost = self._lease, None, False
         if lease is None:
             return
         if not lease.broken:
             try:
                 with self._watchdog.guard(lease, self.timeout):
+                    if lease.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        lease.execute("ROLLBACK")
                     lease.execute(f"SELECT pg_advisory_unlock({WRITE_LOCK}, {self._schema_key})")
             except psycopg.Error:
-                pass  # a broken connection is discarded by the pool: its session, and lock, end with it
+                with contextlib.suppress(psycopg.Error):
+                    lease.close()
         self._checkin(lease)
 
     def _keep_lease(self) -> None:
@@ -471,7 +478,7 @@ class PostgresStore(MirroredStore):
     def transaction(self) -> AbstractContextManager[None]:
         """The write lock, a mirror caught up with every change committed before, and at the end one round trip
         with the changes, their notification and COMMIT. Nested: part of the outer transaction."""
-        if getattr(self._local, "connection", None) is not None:
+        if getattr(self._local, "active", False):
             return NESTED
         return self._transaction()
 
@@ -481,19 +488,19 @@ class PostgresStore(MirroredStore):
         grouping = self._ticket() is not None  # a request on the event loop: its changes join the turn's group
         with self._writer_lock:  # one transaction of this replica at a time: they share the lease
             local.begun = False
-            piped = False
+            piped = grouping and self._may_pipe()
             try:
-                if grouping and self._pipeline_busy() and not self._stale and not self._lease_due():
+                if piped:
                     # Groups of this replica are not committed yet: it holds the lease, and its mirror, which
-                    # holds their changes, is where the next transaction starts.
-                    piped = True
-                    connection, position = self._lease, self._mirror.position
+                    # holds their changes, is where the transaction starts. Its SQL goes to the group: it needs
+                    # no connection (a query of its own takes a pooled one).
+                    connection, position = None, self._mirror.position
                     self._mirror_lock.acquire()
                 else:
                     self._drain()  # what this replica sent first: the transaction starts from the database
                     connection, position = self._leased()
                     self._caught_up(position)  # returns holding the mirror lock
-                local.connection, local.pending, local.ops = connection, [], []
+                local.active, local.connection, local.pending, local.ops = True, connection, [], []
                 local.position, local.added = position, 0
                 try:
                     yield
@@ -503,10 +510,9 @@ class PostgresStore(MirroredStore):
                         self._commit(position)
                 except BaseException:
                     if local.ops:
-                        self._stale = True  # the mirror holds changes that were not committed
-                        if piped:
-                            # Changes not committed yet were decided with it: none of them can be kept.
-                            self._fail_pipeline(StoreUnavailable(f"{self.description}: a transaction failed"))
+                        # The mirror holds changes that were not committed: loaded afresh by the next transaction
+                        # or request, once what was decided before them is committed.
+                        self._stale = True
                     raise
                 finally:
                     self._mirror_lock.release()
@@ -520,19 +526,30 @@ class PostgresStore(MirroredStore):
                     self._drop_lease()  # after a failure, the next transaction starts from the database
                 raise
             finally:
-                local.connection = local.pending = local.ops = None
+                local.active, local.connection, local.pending, local.ops = False, None, None, None
                 self._lease_used = time.monotonic()
 
-    def _lease_due(self) -> bool:
-        """Whether the lease has been held long enough to be handed on (after what this replica sent first)."""
-        return time.monotonic() - self._lease_since >= LEASE_HOLD
-
     # -- group commit ------------------------------------------------------------------------
+
+    def _may_pipe(self) -> bool:
+        """Under the writer lock: whether a transaction may start from the mirror, after groups of this replica
+        not committed yet. Only while it holds the lease, nothing has failed, and the lease is not due to be
+        handed on (after what was sent, D51)."""
+        with self._pipeline:
+            busy = self._group is not None or bool(self._queued) or bool(self._in_flight)
+            return (
+                busy
+                and not self._stale
+                and not self._lease_lost
+                and self._lease is not None
+                and time.monotonic() - self._lease_since < LEASE_HOLD
+            )
 
     def _pipeline_busy(self) -> bool:
         """Whether groups of this replica are open, waiting or being sent (it keeps the lease until they are
         committed)."""
-        return self._group is not None or bool(self._queued) or bool(self._in_flight)
+        with self._pipeline:
+            return self._group is not None or bool(self._queued) or bool(self._in_flight)
 
     def _join_group(self, position: int) -> None:
         """The transaction's changes, as SQL and one notification, into the turn's group: sent with the others."""
@@ -543,6 +560,9 @@ class PostgresStore(MirroredStore):
         statements = [sql % tuple(map(literal, args)) for sql, args in local.pending]
         statements.append(self._notify(number))
         with self._pipeline:
+            other = self._group
+            if other is not None and other.thread != threading.get_ident():
+                self._close_group()  # another event loop's turn (in-process use from several threads)
             group = self._open_group()
             group.statements.extend(statements)
             group.last_position = number
@@ -559,49 +579,50 @@ class PostgresStore(MirroredStore):
     def _commit_group_soon(self, group: CommitGroup) -> None:
         """At the end of the turn: the group closed, and handed to the committer."""
         with self._pipeline:
-            if self._group is not group:
-                return
-            self._group = None
-            self._queued.append(group)
-            self._wake_committer()
+            if self._group is group:
+                self._close_group()
 
-    def _wake_committer(self) -> None:
-        """Under the pipeline's lock: the committer told that groups wait (started on first use)."""
+    def _close_group(self) -> None:
+        """Under the pipeline's lock: the open group queued for the committer (started on first use)."""
+        group, self._group = self._group, None
+        if group is not None:
+            self._queued.append(group)
         self._pipeline.notify_all()
-        if self._committer is None:
+        if self._committer is None or not self._committer.is_alive():
             self._committer = threading.Thread(target=self._send_groups, name="lcphone-postgres-commit", daemon=True)
             self._committer.start()
 
     def _send_groups(self) -> None:
         """In a thread of its own: each time, every group waiting, in one transaction on the lease (one round trip);
-        the groups that close meanwhile wait for the next."""
+        the groups that close meanwhile wait for the next. It never takes the writer lock, nor drops the lease: a
+        failure marks it lost, and the next transaction (which holds the writer lock) gives it back."""
         while True:
             with self._pipeline:
                 while not self._queued and not self._closed:
                     self._pipeline.wait(1.0)
                 if not self._queued:
                     return
-                batch, self._queued = self._queued, []
-                self._in_flight = batch
-            error = self._send(batch)
-            if error is not None:
-                self._drop_lease()  # before anyone waiting for the batch can take the lease again
+                self._in_flight = batch = self._queued
+                self._queued = []
+            try:
+                error = self._send(batch)
+            except BaseException as crash:  # never left in flight: everyone waiting would wait for ever
+                error = StoreUnavailable(f"{self.description}: {crash!r}", RETRY_AFTER)
             with self._pipeline:
-                self._in_flight = []
                 if error is None:
                     for group in batch:
                         group.settle()
                     if self._tail in batch:
                         self._tail = None
                 else:
-                    for group in batch:
-                        group.settle(error)
-                    self._fail_pipeline_locked(error)
+                    self._fail_pipeline_locked(error, batch)
+                self._in_flight = []
                 self._lease_used = time.monotonic()
                 self._pipeline.notify_all()
 
     def _send(self, batch: list[CommitGroup]) -> StoreUnavailable | None:
-        """One message: BEGIN, every change, the last one's number, COMMIT. None when committed."""
+        """One message: BEGIN, every change, the last one's number, COMMIT. None when committed; after a failure,
+        the session is out of its transaction (or broken)."""
         lease = self._lease
         if lease is None or lease.broken:
             return StoreUnavailable(f"{self.description} is unavailable: the lease was lost", RETRY_AFTER)
@@ -614,40 +635,43 @@ class PostgresStore(MirroredStore):
         try:
             with self._watchdog.guard(lease, self.timeout):
                 lease.execute("; ".join(statements).encode(), prepare=False)
-        except psycopg.OperationalError as error:
-            return self._unavailable(error)
-        except Exception as error:  # a statement refused: rolled back, and nothing of it kept
-            with contextlib.suppress(psycopg.Error), self._watchdog.guard(lease, self.timeout):
-                lease.execute("ROLLBACK")
+        except psycopg.Error as error:  # the database away, or a statement refused (then nothing of it is kept)
+            if not lease.broken:
+                with contextlib.suppress(psycopg.Error), self._watchdog.guard(lease, self.timeout):
+                    lease.execute("ROLLBACK")
+            if isinstance(error, psycopg.OperationalError) and lease.broken:
+                return self._unavailable(error)
             return StoreUnavailable(f"{self.description}: {' '.join(str(error).split())}", RETRY_AFTER)
         return None
 
-    def _fail_pipeline(self, error: StoreUnavailable) -> None:
-        with self._pipeline:
-            self._fail_pipeline_locked(error)
-            self._pipeline.notify_all()
-
-    def _fail_pipeline_locked(self, error: StoreUnavailable) -> None:
-        """Every group not committed fails (they were decided on top of what failed): answered 503, nothing
-        acknowledged; the mirror, which holds their changes, is loaded afresh."""
-        for group in self._queued:
+    def _fail_pipeline_locked(self, error: StoreUnavailable, batch: list[CommitGroup]) -> None:
+        """Under the pipeline's lock: the batch failed, and every group after it (decided on top of it): answered
+        503, nothing acknowledged. The mirror, which holds their changes, is loaded afresh, and the lease given
+        back, by the next transaction (the failed groups stay the tail until then)."""
+        self._stale = True
+        self._lease_lost = True
+        for group in [*batch, *self._queued]:
             group.settle(error)
         self._queued = []
         if self._group is not None:
             self._group.settle(error)
             self._group = None
-        self._tail = None
-        self._stale = True
 
     def _drain(self) -> None:
-        """Until every group of this replica is committed (or failed): the open one is sent at once."""
+        """Under the writer lock: until every group of this replica is committed or failed (the open one sent at
+        once). Past a bound (a committer that cannot finish), what is left fails."""
         with self._pipeline:
             if self._group is not None:
-                self._queued.append(self._group)
-                self._group = None
-                self._wake_committer()
+                self._close_group()
+            deadline = time.monotonic() + self.timeout * 3
             while self._queued or self._in_flight:
-                self._pipeline.wait(self.timeout)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    error = StoreUnavailable(f"{self.description}: a commit did not finish", RETRY_AFTER)
+                    self._fail_pipeline_locked(error, self._in_flight)
+                    self._in_flight = []
+                    break
+                self._pipeline.wait(left)
 
     def _number_order(self) -> int:
         """From the change's own number: ordered as committed, unique, and no counter row updated by every
@@ -660,7 +684,7 @@ class PostgresStore(MirroredStore):
         return self._mirror_lock
 
     def _in_transaction(self) -> bool:
-        return getattr(self._local, "connection", None) is not None
+        return getattr(self._local, "active", False)
 
     def _caught_up(self, position: int) -> None:
         """Inside the transaction, under the write lock: the mirror at `position` (the notifications of the changes
@@ -725,7 +749,7 @@ class PostgresStore(MirroredStore):
     def _confirm_miss(self) -> bool:
         """The database's position, asked (one query, only on a miss): the mirror caught up to it if behind."""
         local = self._local
-        if getattr(local, "connection", None) is not None or getattr(local, "reading", False):
+        if getattr(local, "active", False) or getattr(local, "reading", False):
             return False  # in a transaction: caught up at its start
         rows = self._rows("SELECT value FROM lcphone_meta WHERE key = %s", POSITION)
         position = int(rows[0][0]) if rows else 0
@@ -752,7 +776,7 @@ class PostgresStore(MirroredStore):
         """The mirror, for a read: caught up with what has arrived; 503 unless the database answered within the
         timeout on a channel that lost nothing."""
         local = self._local
-        if getattr(local, "connection", None) is not None or getattr(local, "reading", False):
+        if getattr(local, "active", False) or getattr(local, "reading", False):
             return self._mirror  # in a transaction (caught up at its start, changed only by it), or reading
         if CAUGHT_UP.get() and not self._stale:
             return self._mirror  # a request caught up at its start
@@ -850,12 +874,12 @@ class PostgresStore(MirroredStore):
         }
 
     def close(self) -> None:
-        self._drain()
-        self._closed = True
-        with self._pipeline:
-            self._pipeline.notify_all()
-        if self._listener is not None:
-            self._listener.close()
         with self._writer_lock:
+            self._drain()
+            self._closed = True
+            with self._pipeline:
+                self._pipeline.notify_all()
+            if self._listener is not None:
+                self._listener.close()
             self._drop_lease()
         self._pool.close()

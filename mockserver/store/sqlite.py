@@ -78,7 +78,6 @@ class SqliteStore(MirroredStore):
         if not self.path.parent.is_dir():
             raise StateFileError(f"{self.path}: the folder {self.path.parent} does not exist")
         self._lock = threading.RLock()
-        self._depth = 0
         self._owner: int | None = None  # the thread whose transaction is under way
         self._data_version = -1  # of the file, when the mirror last caught up
         self._tables_at = 0  # the last change the tables hold, as last seen (the file's `tables_at` says)
@@ -221,11 +220,14 @@ class SqliteStore(MirroredStore):
             local, db = self._local, self._db
             group = self._group
             joins = group is not None and ticket is not None and group.thread == threading.get_ident()
-            if group is not None and not joins:
+            if joins and not db.in_transaction:  # SQLite rolled the group's transaction back itself (a full disk)
+                self._fail_group(sqlite3.OperationalError("the transaction was rolled back"))
+                joins = False
+            elif group is not None and not joins:
                 self._commit_group()  # anything else commits what the turn's requests changed first
             if not joins:
                 db.execute("BEGIN IMMEDIATE")
-            self._owner, self._depth, local.pending, local.ops = threading.get_ident(), 1, [], []
+            self._owner, local.pending, local.ops = threading.get_ident(), [], []
             local.added = 0
             try:
                 if not joins or self._stale:
@@ -244,7 +246,7 @@ class SqliteStore(MirroredStore):
                     db.execute("ROLLBACK")
                 raise
             finally:
-                self._depth, local.pending, local.ops, self._owner = 0, None, None, None
+                local.pending, local.ops, self._owner = None, None, None
 
     def _number_order(self) -> int:
         """From the change's own number (ordered as committed, unique): no counter row updated by every purchase."""
@@ -308,27 +310,26 @@ class SqliteStore(MirroredStore):
         group, self._group = self._group, None
         if group is None:
             return
-        if self._tail is group:
-            self._tail = None
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as error:
             self._fail_group(error, group)
             return
+        if self._tail is group:
+            self._tail = None
         group.settle()
 
     def _fail_group(self, error: BaseException, group: CommitGroup | None = None) -> None:
         """The group's transaction rolled back: every request waiting on it is answered 503 (nothing was
-        acknowledged), and the mirror, which holds its changes, is loaded afresh."""
+        acknowledged), and the mirror, which holds its changes, is loaded afresh (the failed group stays the
+        tail until then, so that a request that read from it fails too)."""
         group = group or self._group
         if self._group is group:
             self._group = None
-        if self._tail is group:
-            self._tail = None
+        self._stale = True
         with contextlib.suppress(sqlite3.Error):
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-        self._stale = True
         if group is not None:
             group.settle(StoreUnavailable(f"{self.description}: the commit failed ({error})"))
 
@@ -366,16 +367,14 @@ class SqliteStore(MirroredStore):
     def _serving(self) -> Mirror:
         """The mirror, caught up with what other workers committed (one `PRAGMA data_version` to know)."""
         local = self._local
-        if self._depth or getattr(local, "reading", False):
-            return self._mirror
+        if self._owner == threading.get_ident() or getattr(local, "reading", False):
+            return self._mirror  # in a transaction of this thread (caught up at its start), or reading
         if CAUGHT_UP.get() and not self._stale:
             return self._mirror  # a request caught up at its start
         group = self._group
         if group is not None and group.thread == threading.get_ident() and not self._stale:
             return self._mirror  # the turn's group holds the file's write lock: no other worker has committed
         with self._lock:
-            if self._depth:  # in a transaction of this thread (the lock is re-entrant)
-                return self._mirror
             version = self._db.execute("PRAGMA data_version").fetchone()[0]
             if version != self._data_version or self._stale:
                 self._catch_up()
@@ -388,7 +387,12 @@ class SqliteStore(MirroredStore):
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         with self._lock:
             self._outside_group()
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as error:
+                if self._group is not None:  # it ran in the group's transaction, which may be gone
+                    self._fail_group(error)
+                raise
 
     def _outside_group(self) -> None:
         """Under the lock, before a statement that no transaction of this thread's turn covers: the open group
