@@ -35,6 +35,7 @@ class CommitTicket:
 
 
 NOTHING_TO_AWAIT = CommitTicket()  # the ticket of a store that commits each transaction at once (never set)
+_NO_GROUP = nullcontext(NOTHING_TO_AWAIT)  # reusable: it holds no state
 
 # True while a request whose store was caught up at its start is served (set by the app around each request): a
 # store shared with other processes reads from what it holds without asking again whether they changed it, so
@@ -124,7 +125,7 @@ class MemoryStore:
         return self.transaction()
 
     def grouped(self) -> AbstractContextManager[CommitTicket]:
-        return nullcontext(NOTHING_TO_AWAIT)  # memory's changes are whole when made
+        return _NO_GROUP  # memory's changes are whole when made
 
     def clear(self) -> None:
         with self._lock:

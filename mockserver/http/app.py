@@ -35,21 +35,26 @@ class StoreSync:
     def __init__(self, app, sandbox: ControlPlane) -> None:
         self.app = app
         self.sandbox = sandbox
+        self.shared = sandbox.store.persistent  # a store other processes may change (memory: only this one)
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and self._caught_up():
+            caught_up = CAUGHT_UP.set(True)
             try:
-                self.sandbox.sync()
-            except StoreUnavailable:
-                pass  # served with the settings last read; what needs the store answers 503 itself
-            else:
-                caught_up = CAUGHT_UP.set(True)
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    CAUGHT_UP.reset(caught_up)
-                return
+                await self.app(scope, receive, send)
+            finally:
+                CAUGHT_UP.reset(caught_up)
+            return
         await self.app(scope, receive, send)
+
+    def _caught_up(self) -> bool:
+        """Picks up what other processes changed; whether the request's reads may rely on it (only a store that
+        others change needs telling)."""
+        try:
+            self.sandbox.sync()
+        except StoreUnavailable:
+            return False  # served with the settings last read; what needs the store answers 503 itself
+        return self.shared
 
 
 def create_app(sandbox: ControlPlane):

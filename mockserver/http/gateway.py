@@ -10,6 +10,7 @@ vendor's shape, kept for the test that caused it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -148,7 +149,12 @@ class Gateway:
         sandbox = self.sandbox
         try:
             await sandbox.drift.before(exchange)
-            exchange.result = result = await self._decide(exchange)
+            result, refusal, commit = self._decide(exchange)
+            if commit is not None:
+                await commit  # a failed commit raises StoreUnavailable: 503, nothing acknowledged
+            if refusal is not None:
+                raise refusal
+            exchange.result = result
             exchange.status = self.success[version]
             exchange.payload = self.renderers[version](exchange.view, result)
         except ApiError as error:
@@ -163,21 +169,17 @@ class Gateway:
             exchange.status, exchange.payload = 500, internal_error().to_body()
         sandbox.drift.after(exchange)
 
-    async def _decide(self, exchange: Exchange) -> Any:
-        """The checks and the handler; then, where the store commits several requests together, the commit of
-        every change the outcome depends on (a refusal too), before anything is answered (D52)."""
-        refusal: ApiError | None = None
+    def _decide(self, exchange: Exchange) -> tuple[Any, ApiError | None, Awaitable[None] | None]:
+        """The checks and the handler: the result or the refusal, and, where the store commits several requests
+        together, the commit of every change the outcome depends on, to await before anything is answered (D52)."""
+        result, refusal = None, None
         with exchange.system.store.grouped() as ticket:
             try:
                 exchange.location = location = self._admit(exchange)
                 result = self.handler(exchange.system, location, exchange.request)
             except ApiError as error:
                 refusal = error
-        if ticket.commit is not None:
-            await ticket.commit  # a failed commit raises StoreUnavailable: 503, nothing acknowledged
-        if refusal is not None:
-            raise refusal
-        return result
+        return result, refusal, ticket.commit
 
     def _admit(self, exchange: Exchange) -> Location:
         """Every check before the handler, in the vendor's order; the location the request acts on."""
