@@ -8,6 +8,10 @@
   see below).
 - The schema is versioned (`lcphone_schema`) and migrated at start-up under a session advisory lock, so that
   replicas starting at once migrate it once.
+- The purchases an event loop serves in one turn join a group (`groups.py`, D52): each transaction's SQL and
+  notification are made on the loop, and a committer thread sends every group waiting as one transaction, in
+  one round trip on the lease, while the loop serves other requests; each request answers once its group is
+  committed. A failed group fails those after it; the next transaction gives the lease back and starts afresh.
 - Each replica serves reads from its own memory (`mirror.py`), kept exact by LISTEN/NOTIFY (`notifications.py`):
   a transaction, after taking the lock, waits until its mirror has applied every change committed before (or
   loads it afresh), reads from it, changes it as it goes, and sends its changes at commit, in one round trip with

@@ -11,10 +11,12 @@ take eight, and every `WRITE_BEHIND` changes, in the commit that reaches it, the
 and closing does). Loading afresh reads the tables and applies the operations of the changes after them; a
 change is deleted only once the tables hold it. A reset (`clear`) is written at once, with what came before it.
 
-Every write happens in one `BEGIN IMMEDIATE` transaction, so that concurrent
+Every write happens in a `BEGIN IMMEDIATE` transaction, so that concurrent
 workers serialise on the file: a number is sold once, an acknowledged purchase
 is committed before its 201 is sent, and a `kill -9` loses nothing that was
-answered. WAL journaling keeps readers from blocking the writer.
+answered. The requests an event loop serves in one turn share that transaction,
+committed once they have run and before any of them answers (group commit,
+`groups.py`, D52). WAL journaling keeps readers from blocking the writer.
 """
 
 from __future__ import annotations
@@ -235,7 +237,7 @@ class SqliteStore(MirroredStore):
                 yield
                 if ticket is None:
                     self._commit()
-                elif self._recorded(joins) or joins:
+                elif self._recorded(joins) or joins:  # it changed something, or the group holds the file anyway
                     self._open_group().transactions += 1
                 else:
                     db.execute("COMMIT")  # it changed nothing, and no group holds the file: let it go at once
