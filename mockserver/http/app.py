@@ -35,7 +35,7 @@ class StoreSync:
     def __init__(self, app, sandbox: ControlPlane) -> None:
         self.app = app
         self.sandbox = sandbox
-        self.shared = sandbox.store.persistent  # a store other processes may change (memory: only this one)
+        self.others_change_it = sandbox.store.persistent  # other processes may change the store (memory: none)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and self._caught_up():
@@ -54,7 +54,7 @@ class StoreSync:
             self.sandbox.sync()
         except StoreUnavailable:
             return False  # served with the settings last read; what needs the store answers 503 itself
-        return self.shared
+        return self.others_change_it
 
 
 def create_app(sandbox: ControlPlane):

@@ -20,9 +20,8 @@ class CommitGroup:
     """The transactions committed together, and the requests waiting on their commit (each with a future of
     its own, on its own event loop, so that one cancelled request cancels no one else's wait)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop  # the event loop whose turn it is
-        self.thread = threading.get_ident()  # that loop's
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()  # the thread of the event loop whose turn it is
         self.transactions = 0
         self.statements: list[str] = []  # what a store sends at the commit, where it sends SQL (PostgreSQL)
         self.last_position = 0  # the number of its last change

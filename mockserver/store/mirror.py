@@ -193,11 +193,23 @@ class MirroredStore(SqlStore):
         if group is None:
             loop = running_loop()
             assert loop is not None  # a ticket is only given on an event loop
-            group = self._group = self._tail = CommitGroup(loop)
+            group = self._group = self._tail = CommitGroup()
             loop.call_soon(self._commit_group_soon, group)
         return group
 
     def _commit_group_soon(self, group: CommitGroup) -> None:
+        """At the end of the turn: the group closed, if it is still the open one."""
+        with self._group_lock:
+            if self._group is group:
+                self._close_group()
+
+    @property
+    def _group_lock(self) -> Any:
+        """Held while the open group changes (joined, closed)."""
+        raise NotImplementedError
+
+    def _close_group(self) -> None:
+        """Under the group lock: the open group on its way to its commit (committed, or handed to a committer)."""
         raise NotImplementedError
 
     def _confirm_miss(self) -> bool:

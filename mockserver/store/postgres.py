@@ -491,7 +491,6 @@ class PostgresStore(MirroredStore):
         local = self._local
         grouping = self._ticket() is not None  # a request on the event loop: its changes join the turn's group
         with self._writer_lock:  # one transaction of this replica at a time: they share the lease
-            local.begun = False
             piped = grouping and self._may_pipe()
             try:
                 if piped:
@@ -522,12 +521,8 @@ class PostgresStore(MirroredStore):
                     self._mirror_lock.release()
             except BaseException:
                 if not piped:
-                    lease = self._lease
-                    if lease is not None and getattr(local, "begun", False) and not lease.broken:
-                        with contextlib.suppress(psycopg.Error), self._watchdog.guard(lease, self.timeout):
-                            lease.execute("ROLLBACK")
                     self._drain()
-                    self._drop_lease()  # after a failure, the next transaction starts from the database
+                    self._drop_lease()  # rolled back; after a failure, the next transaction starts from the database
                 raise
             finally:
                 local.active, local.connection, local.pending, local.ops = False, None, None, None
@@ -540,9 +535,8 @@ class PostgresStore(MirroredStore):
         not committed yet. Only while it holds the lease, nothing has failed, and the lease is not due to be
         handed on (after what was sent, D51)."""
         with self._pipeline:
-            busy = self._group is not None or bool(self._queued) or bool(self._in_flight)
             return (
-                busy
+                self._busy()
                 and not self._stale
                 and not self._lease_lost
                 and self._lease is not None
@@ -553,7 +547,11 @@ class PostgresStore(MirroredStore):
         """Whether groups of this replica are open, waiting or being sent (it keeps the lease until they are
         committed)."""
         with self._pipeline:
-            return self._group is not None or bool(self._queued) or bool(self._in_flight)
+            return self._busy()
+
+    def _busy(self) -> bool:
+        """Under the pipeline's lock: `_pipeline_busy`."""
+        return self._group is not None or bool(self._queued) or bool(self._in_flight)
 
     def _join_group(self, position: int) -> None:
         """The transaction's changes, as SQL and one notification, into the turn's group: sent with the others."""
@@ -580,11 +578,9 @@ class PostgresStore(MirroredStore):
             message = orjson.dumps({"n": number})  # too large to send: the others load afresh
         return f"SELECT pg_notify({literal(self._channel)}, {literal(message.decode())})"
 
-    def _commit_group_soon(self, group: CommitGroup) -> None:
-        """At the end of the turn: the group closed, and handed to the committer."""
-        with self._pipeline:
-            if self._group is group:
-                self._close_group()
+    @property
+    def _group_lock(self) -> threading.Condition:
+        return self._pipeline
 
     def _close_group(self) -> None:
         """Under the pipeline's lock: the open group queued for the committer (started on first use)."""
@@ -726,7 +722,6 @@ class PostgresStore(MirroredStore):
             statements.append(f"UPDATE lcphone_meta SET value = '{position + 1}' WHERE key = '{POSITION}'")
             statements.append(self._notify(position + 1))
             statements.append("COMMIT")
-            local.begun = True
             connection.execute("; ".join(statements).encode(), prepare=False)
 
         self._call(send)

@@ -168,7 +168,7 @@ class SqliteStore(MirroredStore):
     def close(self) -> None:
         self._closed.set()
         with self._lock:
-            self._commit_group()
+            self._close_group()
             with contextlib.suppress(sqlite3.Error):  # else what the log holds is loaded from it next time
                 self._written_behind(self._db)
             self._db.close()
@@ -176,7 +176,7 @@ class SqliteStore(MirroredStore):
     def flush(self) -> None:
         """The tables brought up to every change committed (what an idle second, and closing, do)."""
         with self._lock:
-            self._commit_group()
+            self._close_group()
             self._written_behind(self._db)
 
     def _written_behind(self, db: sqlite3.Connection) -> None:
@@ -226,7 +226,7 @@ class SqliteStore(MirroredStore):
                 self._fail_group(sqlite3.OperationalError("the transaction was rolled back"))
                 joins = False
             elif group is not None and not joins:
-                self._commit_group()  # anything else commits what the turn's requests changed first
+                self._close_group()  # anything else commits what the turn's requests changed first
             if not joins:
                 db.execute("BEGIN IMMEDIATE")
             self._owner, local.pending, local.ops = threading.get_ident(), [], []
@@ -302,12 +302,11 @@ class SqliteStore(MirroredStore):
             self._mirror.position = position
         return bool(position)
 
-    def _commit_group_soon(self, group: CommitGroup) -> None:
-        with self._lock:
-            if self._group is group:
-                self._commit_group()
+    @property
+    def _group_lock(self) -> threading.RLock:
+        return self._lock
 
-    def _commit_group(self) -> None:
+    def _close_group(self) -> None:
         """Under the lock: the open group's one COMMIT, after which its requests answer."""
         group, self._group = self._group, None
         if group is None:
@@ -402,10 +401,10 @@ class SqliteStore(MirroredStore):
         group = self._group
         if group is None or group.thread != threading.get_ident():
             if group is not None:
-                self._commit_group()
+                self._close_group()
             return
         if self._owner != threading.get_ident() and self._ticket() is None:
-            self._commit_group()
+            self._close_group()
 
     def health(self) -> dict[str, object]:
         try:
